@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Globalization;
+using Analytics.Infrastructure;
+using Analytics.LocalStack;
+
+namespace Analytics.Cli;
+
+internal static class ServeCommands
+{
+    /// <summary><c>analytics serve</c>: the web service against the configured Redis and ClickHouse.</summary>
+    public static Command Serve()
+    {
+        var command = new Command("serve", "Run the web service against the configured Redis and ClickHouse (ConnectionStrings:Redis, ConnectionStrings:ClickHouse). Other options (--urls, --Analytics:AdminToken=…) go to the host.")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        command.SetAction(async (parse, _) =>
+        {
+            var args = parse.UnmatchedTokens.ToList();
+            if (parse.GetValue(AnalyticsCommand.RedisOption) is { } redis)
+            {
+                args.Add($"--ConnectionStrings:Redis={redis}");
+            }
+
+            await ServerApp.Build([.. args]).RunAsync();
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// <c>analytics run</c> (what <c>./run</c> calls): a local Redis and ClickHouse under the data
+    /// folder unless connection strings point elsewhere, then the web service; Ctrl-C stops all.
+    /// </summary>
+    public static Command Run()
+    {
+        var command = new Command("run", "Start a local Redis and ClickHouse under ANALYTICS_DATA (default .data/) unless ConnectionStrings__Redis / ConnectionStrings__ClickHouse are set, then the web service at ASPNETCORE_URLS (default " + ServerApp.DefaultUrl + "). Ctrl-C stops everything.")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var data = Path.GetFullPath(Setting("ANALYTICS_DATA", ".data"));
+            var args = parse.UnmatchedTokens.ToList();
+            await using var redis = Setting("ConnectionStrings__Redis", "").Length == 0
+                ? new LocalRedis(Path.Combine(data, "redis"), Port("ANALYTICS_REDIS_PORT", 6379))
+                : null;
+            await using var clickHouse = Setting("ConnectionStrings__ClickHouse", "").Length == 0
+                ? new LocalClickHouse(Path.Combine(data, "clickhouse"), Port("ANALYTICS_CLICKHOUSE_HTTP_PORT", 8123), Port("ANALYTICS_CLICKHOUSE_TCP_PORT", 9000))
+                : null;
+            try
+            {
+                if (redis is not null)
+                {
+                    Console.WriteLine($"Starting Redis on 127.0.0.1:{redis.Port} (data in {redis.DataDirectory}) …");
+                    await redis.StartAsync(cancellationToken);
+                    args.Add($"--ConnectionStrings:Redis={redis.ConnectionString}");
+                }
+
+                if (clickHouse is not null)
+                {
+                    Console.WriteLine($"Starting ClickHouse on 127.0.0.1:{clickHouse.HttpPort} (HTTP) and {clickHouse.TcpPort} (native) (data in {clickHouse.DataDirectory}) …");
+                    await clickHouse.StartAsync(cancellationToken);
+                    args.Add($"--ConnectionStrings:ClickHouse={clickHouse.ConnectionString}");
+                }
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
+                return 1;
+            }
+
+            var adminToken = Setting("Analytics__AdminToken", "");
+            if (adminToken.Length == 0)
+            {
+                adminToken = LocalAdminToken(data);
+                args.Add($"--Analytics:AdminToken={adminToken}");
+            }
+
+            var app = ServerApp.Build([.. args]);
+            app.Lifetime.ApplicationStarted.Register(() => Welcome.Print(app.Urls.FirstOrDefault() ?? ServerApp.DefaultUrl, adminToken));
+            await app.RunAsync();
+            Console.WriteLine("Stopping the local servers …");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Hidden helper: serves clickhouse-local from the chdb library (started by <see cref="LocalClickHouse"/>).</summary>
+    public static Command ClickHouseLocal()
+    {
+        var config = new Option<string>("--config") { Required = true, Description = "clickhouse config XML (listen_host, http_port, tcp_port)" };
+        var path = new Option<string>("--path") { Required = true, Description = "data folder" };
+        var library = new Option<string?>("--library") { Description = "path of libchdb.so" };
+        var command = new Command("clickhouse-local", "Serve a local ClickHouse from the chdb library (used by 'run' and the tests).") { config, path, library };
+        command.Hidden = true;
+        command.SetAction(parse => ChdbHost.Serve(parse.GetValue(library) ?? ChdbHost.DefaultLibraryPath(), parse.GetValue(config)!, parse.GetValue(path)!));
+        return command;
+    }
+
+    private static string Setting(string name, string fallback) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : fallback;
+
+    private static int Port(string name, int fallback) =>
+        int.TryParse(Setting(name, ""), NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : fallback;
+
+    /// <summary>Without a configured admin token, a local run makes one once and keeps it with the data.</summary>
+    private static string LocalAdminToken(string data)
+    {
+        Directory.CreateDirectory(data);
+        var file = Path.Combine(data, "admin-token");
+        if (File.Exists(file) && File.ReadAllText(file).Trim() is { Length: > 0 } existing)
+        {
+            return existing;
+        }
+
+        var token = Secrets.New("adm_");
+        File.WriteAllText(file, token);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        return token;
+    }
+}

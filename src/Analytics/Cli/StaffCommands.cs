@@ -1,0 +1,139 @@
+using System.CommandLine;
+using Analytics.Sites;
+using Analytics.Staff;
+
+namespace Analytics.Cli;
+
+/// <summary><c>analytics users add|list|remove</c> and <c>analytics tokens add</c>, straight against Redis.</summary>
+internal static class StaffCommands
+{
+    public static Command Users()
+    {
+        var users = new Command("users", "Add, list and remove staff users (dashboard logins).");
+
+        var name = new Argument<string>("name") { Description = "Login name" };
+        var password = new Option<string?>("--password") { Description = "Password (at least 8 characters); default: ANALYTICS_PASSWORD, else asked for" };
+        var role = new Option<string>("--role") { Description = "admin (everything) or viewer (its sites only)", DefaultValueFactory = _ => Roles.Viewer };
+        role.AcceptOnlyFromAmong(Roles.Admin, Roles.Viewer);
+        var sites = new Option<string[]>("--site") { Description = "A site the user may see (repeat for more)", AllowMultipleArgumentsPerToken = true };
+        var add = new Command("add", "Add a staff user.") { name, password, role, sites };
+        add.SetAction(async (parse, _) =>
+        {
+            var secret = parse.GetValue(password) ?? Environment.GetEnvironmentVariable("ANALYTICS_PASSWORD") ?? ReadPassword();
+            var (field, error) = UserRules.Check(parse.GetValue(name), secret, parse.GetValue(role)!);
+            if (error is not null)
+            {
+                return SiteCommands.Fail($"{field}: {error}");
+            }
+
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            var siteIds = parse.GetValue(sites) ?? [];
+            if (await MissingSiteAsync(host, siteIds) is { } missing)
+            {
+                return SiteCommands.Fail($"There is no site '{missing}'.");
+            }
+
+            var staff = host.Get<StaffStore>();
+            if (!await staff.CreateUserAsync(new StaffUser(parse.GetValue(name)!, Passwords.Hash(secret!), parse.GetValue(role)!, siteIds, staff.Now)))
+            {
+                return SiteCommands.Fail($"There is already a user '{parse.GetValue(name)}'.");
+            }
+
+            Console.WriteLine($"Added {parse.GetValue(role)} {parse.GetValue(name)}{(siteIds.Length > 0 ? " for " + string.Join(", ", siteIds) : "")}.");
+            return 0;
+        });
+        users.Subcommands.Add(add);
+
+        var list = new Command("list", "List staff users.");
+        list.SetAction(async (parse, _) =>
+        {
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            Console.WriteLine($"{"NAME",-24} {"ROLE",-8} SITES");
+            foreach (var user in await host.Get<StaffStore>().ListUsersAsync())
+            {
+                Console.WriteLine($"{user.Name,-24} {user.Role,-8} {(user.Role == Roles.Admin ? "(all)" : string.Join(", ", user.Sites))}");
+            }
+
+            return 0;
+        });
+        users.Subcommands.Add(list);
+
+        var removeName = new Argument<string>("name") { Description = "Login name" };
+        var remove = new Command("remove", "Remove a staff user (their sessions end at once).") { removeName };
+        remove.SetAction(async (parse, _) =>
+        {
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            if (!await host.Get<StaffStore>().DeleteUserAsync(parse.GetValue(removeName)!))
+            {
+                return SiteCommands.Fail($"There is no user '{parse.GetValue(removeName)}'.");
+            }
+
+            Console.WriteLine($"Removed {parse.GetValue(removeName)}.");
+            return 0;
+        });
+        users.Subcommands.Add(remove);
+        return users;
+    }
+
+    public static Command Tokens()
+    {
+        var tokens = new Command("tokens", "API tokens for reads and exports.");
+        var name = new Argument<string>("name") { Description = "What the token is for" };
+        var sites = new Option<string[]>("--site") { Description = "A site the token may read (repeat for more)", Required = true, AllowMultipleArgumentsPerToken = true };
+        var add = new Command("add", "Create an API token and print it (shown only once).") { name, sites };
+        add.SetAction(async (parse, _) =>
+        {
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            var siteIds = parse.GetValue(sites)!;
+            if (await MissingSiteAsync(host, siteIds) is { } missing)
+            {
+                return SiteCommands.Fail($"There is no site '{missing}'.");
+            }
+
+            var staff = host.Get<StaffStore>();
+            var token = await staff.CreateTokenAsync(new ApiToken(parse.GetValue(name)!, siteIds, "cli", staff.Now));
+            Console.WriteLine(token);
+            return 0;
+        });
+        tokens.Subcommands.Add(add);
+        return tokens;
+    }
+
+    private static async Task<string?> MissingSiteAsync(CliHost host, string[] siteIds)
+    {
+        foreach (var id in siteIds)
+        {
+            if (await host.Get<SiteStore>().GetAsync(id) is null)
+            {
+                return id;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? ReadPassword()
+    {
+        if (Console.IsInputRedirected)
+        {
+            return Console.ReadLine();
+        }
+
+        Console.Write("Password: ");
+        var password = new System.Text.StringBuilder();
+        for (var key = Console.ReadKey(intercept: true); key.Key != ConsoleKey.Enter; key = Console.ReadKey(intercept: true))
+        {
+            if (key.Key == ConsoleKey.Backspace && password.Length > 0)
+            {
+                password.Length--;
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                password.Append(key.KeyChar);
+            }
+        }
+
+        Console.WriteLine();
+        return password.ToString();
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace Analytics.Counting;
+
+/// <summary>
+/// Every Redis key the service uses. Per-site keys carry the site as a <c>{site}</c> hash tag so
+/// that a site's keys live in one Redis Cluster slot and one Lua script can touch them all.
+/// </summary>
+internal static class RedisKeys
+{
+    private const string Prefix = "a:";
+
+    public static string Date(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    /// <summary>Hash with field <c>views</c>: the site's views on its local day.</summary>
+    public static RedisKey Day(string site, DateOnly day) => $"{Prefix}{{{site}}}:d:{Date(day)}";
+
+    /// <summary>Hash normalised path → views on the day.</summary>
+    public static RedisKey Pages(string site, DateOnly day) => $"{Prefix}{{{site}}}:p:{Date(day)}";
+
+    /// <summary>Hash referrer host → views on the day (<c>(direct)</c> for none).</summary>
+    public static RedisKey Referrers(string site, DateOnly day) => $"{Prefix}{{{site}}}:r:{Date(day)}";
+
+    /// <summary>HyperLogLog of the day's visitor hashes.</summary>
+    public static RedisKey Visitors(string site, DateOnly day) => $"{Prefix}{{{site}}}:u:{Date(day)}";
+
+    /// <summary>The site's all-time views; never expires.</summary>
+    public static RedisKey Total(string site) => $"{Prefix}{{{site}}}:total";
+
+    /// <summary>Hash writer id → the last batch sequence of that writer applied to the site (makes retries exact).</summary>
+    public static RedisKey Writers(string site) => $"{Prefix}{{{site}}}:writers";
+
+    /// <summary>An Idempotency-Key of the batch endpoint: the answer given to the first request.</summary>
+    public static RedisKey Idempotency(string site, string key) => $"{Prefix}{{{site}}}:idem:{key}";
+
+    /// <summary>Set of "site|yyyy-MM-dd" pairs whose counters changed since their last rollup.</summary>
+    public static readonly RedisKey Dirty = $"{Prefix}{{rollup}}:dirty";
+
+    /// <summary>Pairs a rollup has taken and not yet confirmed; put back into <see cref="Dirty"/> if that rollup dies.</summary>
+    public static readonly RedisKey DirtyInFlight = $"{Prefix}{{rollup}}:inflight";
+
+    public static readonly RedisKey RollupLock = $"{Prefix}{{rollup}}:lock";
+
+    public static RedisValue DirtyMember(string site, DateOnly day) => $"{site}|{Date(day)}";
+
+    public static bool TryParseDirtyMember(string member, out string site, out DateOnly day)
+    {
+        var bar = member.IndexOf('|', StringComparison.Ordinal);
+        site = bar > 0 ? member[..bar] : "";
+        return DateOnly.TryParseExact(bar > 0 ? member[(bar + 1)..] : "", "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day) && bar > 0;
+    }
+
+    /// <summary>The daily secret that visitor hashes are salted with; it expires after the day.</summary>
+    public static RedisKey Salt(DateOnly day) => $"{Prefix}salt:{Date(day)}";
+
+    public static readonly RedisKey Sites = $"{Prefix}sites";
+
+    public static readonly RedisKey IngestKeys = $"{Prefix}ingest-keys";
+
+    public static readonly RedisChannel SitesChanged = RedisChannel.Literal($"{Prefix}sites:changed");
+
+    public static readonly RedisKey Users = $"{Prefix}users";
+
+    public static readonly RedisKey Tokens = $"{Prefix}tokens";
+
+    public static RedisKey Session(string hash) => $"{Prefix}session:{hash}";
+}

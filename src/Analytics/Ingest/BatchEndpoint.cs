@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Text.Json;
+using Analytics.Counting;
+using Analytics.Infrastructure;
+using Analytics.Sites;
+using StackExchange.Redis;
+
+namespace Analytics.Ingest;
+
+/// <summary>
+/// <c>POST /api/events</c>: a server-side batch (JSON array or NDJSON) authorised by the site's
+/// ingest key. Events may carry their own time (<c>ts</c>, for back-fill) and the original
+/// visitor's <c>ip</c> and <c>userAgent</c>. With an <c>Idempotency-Key</c>, a retried batch is
+/// counted once: the first answer is kept for a day and given again.
+/// </summary>
+internal static class BatchEndpoint
+{
+    private static readonly TimeSpan PendingFor = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan RememberedFor = TimeSpan.FromDays(1);
+    private static readonly TimeSpan FutureTolerance = TimeSpan.FromMinutes(5);
+
+    internal sealed record Rejected(int Index, string Error);
+
+    internal sealed record Answer(int Accepted, IReadOnlyList<Rejected> Rejected);
+
+    public static async Task<IResult> HandleAsync(HttpContext context, PageViews views, SiteStore sites, IConnectionMultiplexer redis)
+    {
+        var authorization = context.Request.Headers.Authorization.ToString();
+        if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || authorization.Length <= 7)
+        {
+            return Problems.Unauthorized("Send the site's ingest key as Authorization: Bearer {key}.");
+        }
+
+        var site = await sites.FindByIngestKeyAsync(authorization[7..].Trim());
+        if (site is null)
+        {
+            return Problems.Unauthorized("The ingest key is not valid.");
+        }
+
+        var (body, tooLarge) = await RequestBody.ReadAsync(context.Request, views.Options.MaxBatchBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        var (events, parseError) = Parse(body, context.Request.ContentType);
+        if (parseError is not null)
+        {
+            return Problems.Invalid("body", parseError);
+        }
+
+        if (events!.Count > views.Options.MaxBatchEvents)
+        {
+            return Problems.Invalid("body", $"A batch holds at most {views.Options.MaxBatchEvents} events; this one has {events.Count}.");
+        }
+
+        var idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString();
+        if (idempotencyKey.Length > 0)
+        {
+            if (idempotencyKey.Length > 200)
+            {
+                return Problems.Invalid("Idempotency-Key", "Idempotency-Key is longer than 200 characters.");
+            }
+
+            return await OnceAsync(context, redis.GetDatabase(), RedisKeys.Idempotency(site.Id, idempotencyKey), () => CountAsync(views, site, events));
+        }
+
+        var (answer, problem) = await CountAsync(views, site, events);
+        return problem ?? TypedResults.Json(answer, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(Answer, IResult?)>> count)
+    {
+        bool first;
+        try
+        {
+            first = await db.StringSetAsync(key, "", PendingFor, When.NotExists);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            return Problems.Unavailable("Redis is unreachable, so the Idempotency-Key cannot be checked; retry later.");
+        }
+
+        if (!first)
+        {
+            var earlier = await db.StringGetAsync(key);
+            if (earlier.IsNullOrEmpty)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                return Problems.Conflict("A batch with this Idempotency-Key is still being counted; retry shortly.");
+            }
+
+            context.Response.Headers["Idempotent-Replayed"] = "true";
+            return Results.Text(earlier.ToString(), "application/json", statusCode: StatusCodes.Status202Accepted);
+        }
+
+        var (answer, problem) = await count();
+        if (problem is not null)
+        {
+            await db.KeyDeleteAsync(key);
+            return problem;
+        }
+
+        var json = JsonSerializer.Serialize(answer, JsonDefaults.Options);
+        await db.StringSetAsync(key, json, RememberedFor);
+        return Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<(Answer, IResult?)> CountAsync(PageViews views, SiteEntry site, List<JsonElement> events)
+    {
+        var now = views.Time.GetUtcNow();
+        var hits = new List<Hit>(events.Count);
+        var rejected = new List<Rejected>();
+        for (var i = 0; i < events.Count; i++)
+        {
+            var item = events[i];
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                rejected.Add(new Rejected(i, "An event must be a JSON object."));
+                continue;
+            }
+
+            var userAgent = IngestEndpoints.Text(item, "userAgent");
+            if (BotFilter.IsBot(userAgent))
+            {
+                rejected.Add(new Rejected(i, "Ignored: the userAgent is a known bot."));
+                continue;
+            }
+
+            var at = now;
+            if (item.TryGetProperty("ts", out var ts) && ts.ValueKind != JsonValueKind.Null)
+            {
+                if (ts.ValueKind != JsonValueKind.String || !DateTimeOffset.TryParse(ts.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out at))
+                {
+                    rejected.Add(new Rejected(i, "ts must be an ISO 8601 date and time."));
+                    continue;
+                }
+
+                if (at > now + FutureTolerance)
+                {
+                    rejected.Add(new Rejected(i, "ts is in the future."));
+                    continue;
+                }
+
+                if (at < now - views.Options.MaxBackfill)
+                {
+                    rejected.Add(new Rejected(i, $"ts is more than {views.Options.MaxBackfill.TotalDays:0} days back."));
+                    continue;
+                }
+            }
+
+            var (hit, error) = await views.PrepareAsync(site, IngestEndpoints.Text(item, "url"), "url", IngestEndpoints.Text(item, "referrer"), IngestEndpoints.Text(item, "ip"), userAgent, at);
+            if (error is { } e)
+            {
+                rejected.Add(new Rejected(i, e.Message));
+                continue;
+            }
+
+            hits.Add(hit);
+        }
+
+        var problem = await IngestEndpoints.CommitAsync(views, hits);
+        return (new Answer(hits.Count, rejected), problem);
+    }
+
+    /// <summary>A JSON array, or one JSON object per line (NDJSON).</summary>
+    private static (List<JsonElement>? Events, string? Error) Parse(ReadOnlyMemory<byte> body, string? contentType)
+    {
+        var span = body.Span;
+        var start = 0;
+        while (start < span.Length && span[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or 0xEF or 0xBB or 0xBF)
+        {
+            start++;
+        }
+
+        try
+        {
+            if (start < span.Length && span[start] == (byte)'[')
+            {
+                using var array = JsonDocument.Parse(body);
+                return ([.. array.RootElement.EnumerateArray().Select(e => e.Clone())], null);
+            }
+
+            var events = new List<JsonElement>();
+            var line = 0;
+            var rest = body[start..];
+            while (!rest.IsEmpty)
+            {
+                line++;
+                var end = rest.Span.IndexOf((byte)'\n');
+                var current = end < 0 ? rest : rest[..end];
+                rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
+                if (current.Span.Trim(" \t\r"u8).IsEmpty)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var item = JsonDocument.Parse(current);
+                    events.Add(item.RootElement.Clone());
+                }
+                catch (JsonException e)
+                {
+                    return (null, $"Line {line} is not valid JSON: {e.Message}");
+                }
+            }
+
+            return events.Count == 0 && contentType?.Contains("json", StringComparison.OrdinalIgnoreCase) != true
+                ? (null, "The body must be a JSON array or NDJSON of events.")
+                : (events, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, $"The body is not valid JSON: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+using System.Text.Json;
+using Analytics.Counting;
+using Analytics.Infrastructure;
+
+namespace Analytics.Ingest;
+
+/// <summary>
+/// The public ingest endpoints: the pixel, our JSON beacon, Plausible's and Umami's tracker
+/// payloads. Each answers only after the hit is in Redis (see <see cref="CounterWriter"/>).
+/// </summary>
+internal static class IngestEndpoints
+{
+    public const string CorsPolicy = "ingest";
+    public const string RateLimitPolicy = "ingest";
+    public const string IgnoredHeader = "X-Analytics-Ignored";
+
+    /// <summary>A transparent 1×1 GIF, 43 bytes.</summary>
+    private static readonly byte[] Gif =
+    [
+        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+        0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    ];
+
+    public static IEndpointRouteBuilder MapIngest(this IEndpointRouteBuilder app)
+    {
+        var ingest = app.MapGroup("").RequireCors(CorsPolicy).RequireRateLimiting(RateLimitPolicy);
+        ingest.MapGet("/p.gif", PixelAsync);
+        ingest.MapPost("/api/event", EventAsync);
+        ingest.MapPost("/api/send", UmamiAsync);
+        ingest.MapPost("/api/events", BatchEndpoint.HandleAsync);
+        return app;
+    }
+
+    private static async Task<IResult> PixelAsync(HttpContext context, PageViews views, string? s, string? u, string? r)
+    {
+        var response = context.Response;
+        response.Headers.CacheControl = "no-store";
+        var userAgent = context.Request.Headers.UserAgent.ToString();
+        if (BotFilter.IsBot(userAgent))
+        {
+            response.Headers[IgnoredHeader] = "bot";
+            return TypedResults.Bytes(Gif, "image/gif");
+        }
+
+        var url = string.IsNullOrEmpty(u) ? context.Request.Headers.Referer.ToString() : u;
+        var error = await CountAsync(context, views, s, "s", url, "u", r);
+        return error ?? TypedResults.Bytes(Gif, "image/gif");
+    }
+
+    /// <summary>Our beacon <c>{"site","url","referrer"}</c>, or Plausible's payload (<c>n</c>, <c>u</c>, <c>d</c>, <c>r</c>).</summary>
+    private static async Task<IResult> EventAsync(HttpContext context, PageViews views)
+    {
+        var (json, problem) = await ReadJsonAsync(context, views.Options.MaxBodyBytes);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using (json)
+        {
+            var root = json!.RootElement;
+            if (Ignored(context))
+            {
+                return TypedResults.Accepted((string?)null);
+            }
+
+            if (root.TryGetProperty("site", out _))
+            {
+                return await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))
+                    ?? TypedResults.Accepted((string?)null);
+            }
+
+            return await PlausibleAsync(context, views, root);
+        }
+    }
+
+    private static async Task<IResult> PlausibleAsync(HttpContext context, PageViews views, JsonElement root)
+    {
+        var name = Text(root, "n") ?? Text(root, "name");
+        var url = Text(root, "u") ?? Text(root, "url");
+        var domains = Text(root, "d") ?? Text(root, "domain");
+        var referrer = Text(root, "r") ?? Text(root, "referrer");
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return Problems.Invalid("n", "n (the event name) is required; send \"pageview\" for a page view.");
+        }
+
+        if (string.IsNullOrWhiteSpace(domains))
+        {
+            return Problems.Invalid("d", "d (the site's domain) is required.");
+        }
+
+        // A tracker may report to several sites at once: d="a.com,b.com".
+        var hits = new List<Counting.Hit>();
+        foreach (var domain in domains.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var site = await views.Sites.FindByDomainAsync(domain);
+            if (site is null)
+            {
+                return Problems.NotFound($"No site tracks the domain '{domain}'.");
+            }
+
+            var (hit, error) = await views.PrepareAsync(site, url, "u", referrer, ClientAddress(context), UserAgent(context));
+            if (error is { } e)
+            {
+                return ToProblem(e);
+            }
+
+            hits.Add(hit);
+        }
+
+        // Only page views are views; engagement and custom events are taken and not counted.
+        if (string.Equals(name, "pageview", StringComparison.OrdinalIgnoreCase))
+        {
+            var failed = await CommitAsync(views, hits);
+            if (failed is not null)
+            {
+                return failed;
+            }
+        }
+        else
+        {
+            context.Response.Headers[IgnoredHeader] = "not-a-pageview";
+        }
+
+        return TypedResults.Text("ok", "text/plain", statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>Umami's <c>{"type":"event","payload":{"website","hostname","url","referrer",…}}</c>.</summary>
+    private static async Task<IResult> UmamiAsync(HttpContext context, PageViews views)
+    {
+        var (json, problem) = await ReadJsonAsync(context, views.Options.MaxBodyBytes);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using (json)
+        {
+            var root = json!.RootElement;
+            var type = Text(root, "type");
+            if (type is not ("event" or "identify"))
+            {
+                return Problems.Invalid("type", "type must be \"event\" or \"identify\".");
+            }
+
+            if (!root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object)
+            {
+                return Problems.Invalid("payload", "payload must be an object.");
+            }
+
+            if (Ignored(context))
+            {
+                return UmamiAnswer();
+            }
+
+            var (site, siteError) = await views.FindSiteAsync(Text(payload, "website"), "website");
+            if (siteError is { } se)
+            {
+                return ToProblem(se);
+            }
+
+            if (type == "identify")
+            {
+                context.Response.Headers[IgnoredHeader] = "not-a-pageview";
+                return UmamiAnswer();
+            }
+
+            var hostname = Text(payload, "hostname");
+            var path = Text(payload, "url");
+            // Umami sends the path; older trackers sent the whole URL.
+            var url = path is not null && !path.StartsWith('/') ? path
+                : string.IsNullOrWhiteSpace(hostname) ? null
+                : $"https://{hostname}{path}";
+            if (url is null)
+            {
+                return Problems.Invalid(string.IsNullOrWhiteSpace(hostname) ? "hostname" : "url", "payload.hostname and payload.url are required.");
+            }
+
+            var (hit, error) = await views.PrepareAsync(site!, url, "url", Text(payload, "referrer"), ClientAddress(context), UserAgent(context));
+            if (error is { } e)
+            {
+                return ToProblem(e);
+            }
+
+            if (payload.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && name.GetString()!.Length > 0)
+            {
+                context.Response.Headers[IgnoredHeader] = "not-a-pageview";
+                return UmamiAnswer();
+            }
+
+            return await CommitAsync(views, [hit]) ?? UmamiAnswer();
+        }
+    }
+
+    // Umami's tracker reads a JSON body back (it looks for a cache token); an empty object is enough.
+    private static IResult UmamiAnswer() => TypedResults.Json(new { }, statusCode: StatusCodes.Status202Accepted);
+
+    private static async Task<IResult?> CountAsync(HttpContext context, PageViews views, string? siteId, string siteField, string? url, string urlField, string? referrer)
+    {
+        var (site, siteError) = await views.FindSiteAsync(siteId, siteField);
+        if (siteError is { } se)
+        {
+            return ToProblem(se);
+        }
+
+        var (hit, error) = await views.PrepareAsync(site!, url, urlField, referrer, ClientAddress(context), UserAgent(context));
+        if (error is { } e)
+        {
+            return ToProblem(e);
+        }
+
+        return await CommitAsync(views, [hit]);
+    }
+
+    internal static async Task<IResult?> CommitAsync(PageViews views, IReadOnlyList<Counting.Hit> hits)
+    {
+        try
+        {
+            await (hits.Count == 1 ? views.CountAsync(hits[0]) : views.CountAsync(hits));
+            return null;
+        }
+        catch (CountingUnavailableException e)
+        {
+            return Problems.Unavailable(e.Message);
+        }
+    }
+
+    /// <summary>Bots are answered as if counted (so they do not retry) and marked with a header.</summary>
+    private static bool Ignored(HttpContext context)
+    {
+        if (!BotFilter.IsBot(UserAgent(context)))
+        {
+            return false;
+        }
+
+        context.Response.Headers[IgnoredHeader] = "bot";
+        return true;
+    }
+
+    internal static IResult ToProblem(IngestError error) =>
+        error.Status == StatusCodes.Status404NotFound ? Problems.NotFound(error.Message) : Problems.Invalid(error.Field, error.Message);
+
+    internal static string? ClientAddress(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
+
+    internal static string UserAgent(HttpContext context) => context.Request.Headers.UserAgent.ToString();
+
+    internal static string? Text(JsonElement element, string property) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    internal static async Task<(JsonDocument? Json, IResult? Problem)> ReadJsonAsync(HttpContext context, int limit)
+    {
+        var (body, problem) = await RequestBody.ReadAsync(context.Request, limit, context.RequestAborted);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        try
+        {
+            var json = JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                json.Dispose();
+                return (null, Problems.Invalid("body", "The body must be a JSON object."));
+            }
+
+            return (json, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Problems.Invalid("body", $"The body is not valid JSON: {e.Message}"));
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Analytics.LocalStack;
+
+/// <summary>
+/// A local server started as a child process (Redis, ClickHouse). Its output goes to a log
+/// file under the data folder; stopping sends SIGTERM so Redis can flush its AOF.
+/// </summary>
+internal sealed partial class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ServerProcess(Process process, string name, string logPath)
+    {
+        _process = process;
+        Name = name;
+        LogPath = logPath;
+    }
+
+    public string Name { get; }
+
+    public string LogPath { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>
+    /// Starts the server in a session of its own (setsid), so a Ctrl-C in the terminal reaches only
+    /// us and we stop the servers after the service. A server left behind by a crash of ours
+    /// (found by its pid file in the same folder) is stopped first.
+    /// </summary>
+    public static ServerProcess Start(string name, string fileName, IEnumerable<string> arguments, string logPath)
+    {
+        var folder = Path.GetDirectoryName(logPath)!;
+        Directory.CreateDirectory(folder);
+        var pidFile = Path.Combine(folder, name + ".pid");
+        StopLeftover(pidFile, folder);
+
+        var setsid = LocalRedis.FindExecutable("setsid");
+        var info = new ProcessStartInfo(setsid ?? fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        if (setsid is not null)
+        {
+            info.ArgumentList.Add(fileName);
+        }
+
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        File.WriteAllText(pidFile, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        var gate = new object();
+        void Write(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (gate)
+            {
+                log.WriteLine(line);
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Write(e.Data);
+        process.ErrorDataReceived += (_, e) => Write(e.Data);
+        process.Exited += (_, _) =>
+        {
+            lock (gate)
+            {
+                log.Dispose();
+            }
+        };
+        process.EnableRaisingEvents = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ServerProcess(process, name, logPath);
+    }
+
+    /// <summary>The last lines of the server's log, for error messages.</summary>
+    public string LogTail(int lines = 15)
+    {
+        try
+        {
+            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            var all = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            return string.Join('\n', all.TakeLast(lines));
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Sends SIGTERM and waits; SIGKILL when the server does not stop in time.</summary>
+    public async Task StopAsync(TimeSpan? grace = null)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        _ = Kill(_process.Id, SigTerm);
+        using var timeout = new CancellationTokenSource(grace ?? TimeSpan.FromSeconds(10));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>Kills the server at once, as a crash would.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process.Dispose();
+    }
+
+    private static void StopLeftover(string pidFile, string folder)
+    {
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid))
+        {
+            return;
+        }
+
+        try
+        {
+            var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+            if (commandLine.Contains(folder, StringComparison.Ordinal))
+            {
+                using var leftover = Process.GetProcessById(pid);
+                _ = Kill(pid, SigTerm);
+                if (!leftover.WaitForExit(TimeSpan.FromSeconds(10)))
+                {
+                    leftover.Kill();
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        {
+            // Not running any more.
+        }
+    }
+
+    private const int SigTerm = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

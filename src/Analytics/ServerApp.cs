@@ -1,0 +1,51 @@
+using Analytics.ClickHouse;
+using Analytics.Counting;
+using Analytics.Health;
+using Analytics.Infrastructure;
+using Analytics.Ingest;
+using Analytics.Reads;
+using Analytics.Sites;
+using Analytics.Staff;
+
+namespace Analytics;
+
+/// <summary>The web service: what it is made of, and the order requests pass through.</summary>
+internal static class ServerApp
+{
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddRedis(builder.Configuration);
+        builder.AddClickHouse();
+        builder.AddSites();
+        builder.AddStaff();
+        builder.AddCounting();
+        builder.AddIngest();
+        builder.AddReads();
+
+        var app = builder.Build();
+        app.UseForwardedHeaders();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseCors();
+        app.UseRateLimiter();
+        app.UseAuthorization();
+
+        app.MapIngest();
+        app.MapSites();
+        app.MapStaff();
+        app.MapCounts();
+        app.MapHealth();
+        return app;
+    }
+}

@@ -1,0 +1,29 @@
+namespace Analytics.Sites;
+
+internal static class SitesExtensions
+{
+    public static IHostApplicationBuilder AddSites(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<SiteStore>();
+        builder.Services.AddHostedService<SiteWarmup>();
+        return builder;
+    }
+
+    /// <summary>Loads the sites before the first hit, so ingest does not wait for Redis on it.</summary>
+    private sealed class SiteWarmup(SiteStore sites, ILogger<SiteWarmup> logger) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await sites.ReloadAsync();
+            }
+            catch (StackExchange.Redis.RedisException e)
+            {
+                logger.LogWarning(e, "Redis is unreachable at start; sites load when it is back.");
+            }
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

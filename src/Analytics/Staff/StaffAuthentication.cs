@@ -1,0 +1,100 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Analytics.Infrastructure;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Staff;
+
+/// <summary>
+/// One scheme for every kind of staff credential: the configured admin token and API tokens as
+/// <c>Authorization: Bearer</c>, and the session cookie set by <c>/api/login</c>.
+/// </summary>
+internal sealed class StaffAuthentication(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    StaffStore staff,
+    IOptions<AnalyticsOptions> analytics)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Analytics";
+    public const string Cookie = "analytics_session";
+    public const string SiteClaim = "site";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var authorization = Request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            var secret = authorization[7..].Trim();
+            var adminToken = analytics.Value.AdminToken;
+            if (!string.IsNullOrEmpty(adminToken) && Secrets.FixedTimeEquals(secret, adminToken))
+            {
+                return Success("admin", Roles.Admin, []);
+            }
+
+            var token = secret.Length > 0 ? await staff.FindTokenAsync(secret) : null;
+            return token is null
+                ? AuthenticateResult.Fail("The bearer token is not valid.")
+                : Success(token.Name, Roles.ApiToken, token.Sites);
+        }
+
+        if (Request.Cookies.TryGetValue(Cookie, out var session) && session.Length > 0)
+        {
+            var user = await staff.FindSessionUserAsync(session);
+            return user is null
+                ? AuthenticateResult.Fail("The session has ended; sign in again.")
+                : Success(user.Name, user.Role, user.Sites);
+        }
+
+        return AuthenticateResult.NoResult();
+    }
+
+    private AuthenticateResult Success(string name, string role, string[] sites)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.Name, name), new(ClaimTypes.Role, role) };
+        claims.AddRange(sites.Select(s => new Claim(SiteClaim, s)));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
+        Problems.WriteAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized", "Sign in, or send an admin or API token as Authorization: Bearer.");
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Problems.WriteAsync(Context, StatusCodes.Status403Forbidden, "Forbidden", "Your account may not do this.");
+}
+
+/// <summary>Who may read what: admins every site, viewers and API tokens the sites they were given.</summary>
+internal static class StaffAccess
+{
+    public const string StaffPolicy = "staff";
+    public const string AdminPolicy = "admin";
+
+    public static bool IsAdmin(this ClaimsPrincipal user) => user.IsInRole(Roles.Admin);
+
+    public static bool CanRead(this ClaimsPrincipal user, string site) =>
+        user.IsAdmin() || user.HasClaim(StaffAuthentication.SiteClaim, site);
+
+    public static IReadOnlyList<string> Sites(this ClaimsPrincipal user) =>
+        [.. user.FindAll(StaffAuthentication.SiteClaim).Select(c => c.Value)];
+
+    public static IHostApplicationBuilder AddStaff(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<StaffStore>();
+        builder.Services.AddAuthentication(StaffAuthentication.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, StaffAuthentication>(StaffAuthentication.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(StaffPolicy, p => p.RequireAuthenticatedUser())
+            .AddPolicy(AdminPolicy, p => p.RequireRole(Roles.Admin));
+        return builder;
+    }
+
+    /// <summary>For endpoints that are public for some sites: signs the caller in when credentials came.</summary>
+    public static async Task<ClaimsPrincipal?> AuthenticateStaffAsync(this HttpContext context)
+    {
+        var result = await context.AuthenticateAsync(StaffAuthentication.SchemeName);
+        return result.Succeeded ? result.Principal : null;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Security.Claims;
+using Analytics.Infrastructure;
+using Analytics.Sites;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Analytics.Staff;
+
+internal static class StaffEndpoints
+{
+    internal sealed record LoginRequest(string? Name, string? Password);
+
+    internal sealed record NewUser(string? Name, string? Password, string? Role, string[]? Sites);
+
+    internal sealed record UserView(string Name, string Role, string[] Sites, DateTimeOffset CreatedAt)
+    {
+        public static UserView Of(StaffUser user) => new(user.Name, user.Role, user.Sites, user.CreatedAt);
+    }
+
+    internal sealed record NewToken(string? Name, string[]? Sites);
+
+    internal sealed record TokenCreated(string Token, string Name, string[] Sites);
+
+    internal sealed record Me(string Name, string Role, IReadOnlyList<string> Sites);
+
+    public static IEndpointRouteBuilder MapStaff(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/login", LoginAsync);
+        app.MapPost("/api/logout", LogoutAsync);
+        app.MapGet("/api/me", (ClaimsPrincipal user) => TypedResults.Ok(new Me(user.Identity!.Name!, user.FindFirstValue(ClaimTypes.Role)!, user.Sites())))
+            .RequireAuthorization(StaffAccess.StaffPolicy);
+
+        var users = app.MapGroup("/api/users").RequireAuthorization(StaffAccess.AdminPolicy);
+        users.MapPost("", CreateUserAsync);
+        users.MapGet("", async (StaffStore staff) => TypedResults.Ok((await staff.ListUsersAsync()).Select(UserView.Of)));
+        users.MapDelete("/{name}", async Task<Results<NoContent, ProblemHttpResult>> (string name, StaffStore staff) =>
+            await staff.DeleteUserAsync(name) ? TypedResults.NoContent() : Problems.NotFound($"There is no user '{name}'."));
+
+        app.MapPost("/api/tokens", CreateTokenAsync).RequireAuthorization(StaffAccess.StaffPolicy);
+        return app;
+    }
+
+    private static async Task<IResult> LoginAsync(LoginRequest? request, StaffStore staff, HttpContext context)
+    {
+        if (string.IsNullOrEmpty(request?.Name))
+        {
+            return Problems.Invalid("name", "name is required.");
+        }
+
+        if (string.IsNullOrEmpty(request.Password))
+        {
+            return Problems.Invalid("password", "password is required.");
+        }
+
+        var user = await staff.GetUserAsync(request.Name);
+        if (user is null || !Passwords.Verify(request.Password, user.PasswordHash))
+        {
+            return Problems.Unauthorized("The name or password is wrong.");
+        }
+
+        var session = await staff.CreateSessionAsync(user.Name);
+        context.Response.Cookies.Append(StaffAuthentication.Cookie, session, new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Strict,
+            Secure = context.Request.IsHttps,
+            Path = "/",
+            MaxAge = StaffStore.SessionLifetime,
+        });
+        return TypedResults.Ok(new Me(user.Name, user.Role, user.Sites));
+    }
+
+    private static async Task<NoContent> LogoutAsync(StaffStore staff, HttpContext context)
+    {
+        if (context.Request.Cookies.TryGetValue(StaffAuthentication.Cookie, out var session) && session.Length > 0)
+        {
+            await staff.DeleteSessionAsync(session);
+        }
+
+        context.Response.Cookies.Delete(StaffAuthentication.Cookie, new CookieOptions { Path = "/" });
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<IResult> CreateUserAsync(NewUser? request, StaffStore staff, SiteStore sites)
+    {
+        var role = request?.Role ?? Roles.Viewer;
+        var (field, error) = UserRules.Check(request?.Name, request?.Password, role);
+        if (error is not null)
+        {
+            return Problems.Invalid(field!, error);
+        }
+
+        var (name, password) = (request!.Name!, request.Password!);
+        var (siteIds, problem) = await CheckSitesAsync(request.Sites ?? [], sites);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var user = new StaffUser(name, Passwords.Hash(password), role, siteIds, staff.Now);
+        if (!await staff.CreateUserAsync(user))
+        {
+            return Problems.Conflict($"There is already a user '{name}'.");
+        }
+
+        return TypedResults.Created($"/api/users/{name}", UserView.Of(user));
+    }
+
+    private static async Task<IResult> CreateTokenAsync(NewToken? request, ClaimsPrincipal caller, StaffStore staff, SiteStore sites)
+    {
+        if (caller.IsInRole(Roles.ApiToken))
+        {
+            return Problems.Forbidden("An API token cannot create tokens; sign in as staff.");
+        }
+
+        if (string.IsNullOrWhiteSpace(request?.Name) || request.Name.Length > 100)
+        {
+            return Problems.Invalid("name", "name is required (at most 100 characters).");
+        }
+
+        if (request.Sites is not { Length: > 0 })
+        {
+            return Problems.Invalid("sites", "sites must name at least one site the token may read.");
+        }
+
+        var (siteIds, problem) = await CheckSitesAsync(request.Sites, sites);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (siteIds.FirstOrDefault(s => !caller.CanRead(s)) is { } outOfScope)
+        {
+            return Problems.Forbidden($"You cannot give a token access to site '{outOfScope}'.");
+        }
+
+        var token = await staff.CreateTokenAsync(new ApiToken(request.Name, siteIds, caller.Identity!.Name!, staff.Now));
+        return TypedResults.Created((string?)null, new TokenCreated(token, request.Name, siteIds));
+    }
+
+    private static async Task<(string[] Sites, IResult? Problem)> CheckSitesAsync(string[] requested, SiteStore sites)
+    {
+        foreach (var id in requested)
+        {
+            if (string.IsNullOrEmpty(id) || await sites.GetAsync(id) is null)
+            {
+                return ([], Problems.Invalid("sites", $"There is no site '{id}'."));
+            }
+        }
+
+        return ([.. requested.Distinct(StringComparer.Ordinal)], null);
+    }
+}
