@@ -5,11 +5,19 @@ namespace Analytics.Infrastructure;
 /// <summary>The problem+json answers the service gives, each naming what was wrong.</summary>
 internal static class Problems
 {
-    public static ValidationProblem Invalid(string field, string message) =>
-        TypedResults.ValidationProblem(
+    /// <summary>400 naming the field at fault, in <c>errors</c> and in the detail text.</summary>
+    public static ValidationProblem Invalid(string field, string message)
+    {
+        if (!message.Contains(field, StringComparison.OrdinalIgnoreCase))
+        {
+            message = $"{field}: {message}";
+        }
+
+        return TypedResults.ValidationProblem(
             new Dictionary<string, string[]> { [field] = [message] },
             detail: message,
             title: $"Invalid {field}");
+    }
 
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");

@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Analytics.Tests.Infrastructure;
+
+namespace Analytics.Tests.Cli;
+
+public sealed class CliTests(Servers servers)
+{
+    [Fact]
+    public async Task SitesAddCreatesASiteTheServerCountsFor()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("cli");
+
+        var added = await Infrastructure.Cli.RunAsync("sites", "add", site, "--domain", "example.com", "--time-zone", "Europe/Istanbul", "--public-counter", "--redis", servers.RedisConnection);
+
+        Assert.True(added.ExitCode == 0, added.Error);
+        var ingestKey = added.Output.Split("shown only now): ")[1].Trim();
+        using var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.com/", UriKind.Relative))).StatusCode);
+        using var batch = new HttpRequestMessage(HttpMethod.Post, "/api/events") { Content = Http.Json("""[{"url":"https://example.com/x"}]""") };
+        batch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ingestKey);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(batch)).StatusCode);
+        var counts = await app.CountsAsync(site, client: client);
+        Assert.Equal("Europe/Istanbul", counts.TimeZone);
+        Assert.Equal(2, counts.Total);
+
+        var list = await Infrastructure.Cli.RunAsync("sites", "list", "--redis", servers.RedisConnection);
+        Assert.Contains(site, list.Output, StringComparison.Ordinal);
+
+        var again = await Infrastructure.Cli.RunAsync("sites", "add", site, "--domain", "example.com", "--redis", servers.RedisConnection);
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("already", again.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UsersAndTokensFromTheCliCanSignInAndRead()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("cli");
+        await app.CreateSiteAsync(site, publicCounter: false);
+        var name = "cli-" + Guid.NewGuid().ToString("N")[..8];
+
+        var user = await Infrastructure.Cli.RunAsync("users", "add", name, "--password", "a long passphrase", "--role", "viewer", "--site", site, "--redis", servers.RedisConnection);
+        Assert.True(user.ExitCode == 0, user.Error);
+        var token = await Infrastructure.Cli.RunAsync("tokens", "add", "export", "--site", site, "--redis", servers.RedisConnection);
+        Assert.True(token.ExitCode == 0, token.Error);
+
+        using var viewer = app.CreateClient(new() { HandleCookies = true });
+        Assert.Equal(HttpStatusCode.OK, (await viewer.PostAsJsonAsync("/api/login", new { name, password = "a long passphrase" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(new Uri($"/api/sites/{site}/counts", UriKind.Relative))).StatusCode);
+        using var api = app.WithBearer(token.Output.Trim());
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync(new Uri($"/api/sites/{site}/counts", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task BadArgumentsAreExplainedAndHelpListsTheCommands()
+    {
+        var help = await Infrastructure.Cli.RunAsync("--help");
+        Assert.Equal(0, help.ExitCode);
+        foreach (var command in new[] { "serve", "run", "sites", "users", "tokens" })
+        {
+            Assert.Contains(command, help.Output, StringComparison.Ordinal);
+        }
+
+        var badId = await Infrastructure.Cli.RunAsync("sites", "add", "Not_Valid", "--domain", "example.com", "--redis", servers.RedisConnection);
+        Assert.NotEqual(0, badId.ExitCode);
+        Assert.Contains("id", badId.Error, StringComparison.Ordinal);
+
+        var badZone = await Infrastructure.Cli.RunAsync("sites", "add", Servers.NewSiteId(), "--domain", "example.com", "--time-zone", "Nowhere/Land", "--redis", servers.RedisConnection);
+        Assert.NotEqual(0, badZone.ExitCode);
+        Assert.Contains("timeZone", badZone.Error, StringComparison.Ordinal);
+
+        var shortPassword = await Infrastructure.Cli.RunAsync("users", "add", "someone", "--password", "short", "--redis", servers.RedisConnection);
+        Assert.NotEqual(0, shortPassword.ExitCode);
+        Assert.Contains("password", shortPassword.Error, StringComparison.Ordinal);
+    }
+}

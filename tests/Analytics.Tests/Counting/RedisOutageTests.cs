@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Analytics.Tests.Infrastructure;
+
+namespace Analytics.Tests.Counting;
+
+public sealed class RedisOutageTests(Servers servers)
+{
+    [Fact]
+    public async Task HitsDuringARedisOutageAreHeldAndWrittenWhenItIsBack()
+    {
+        await using var redis = servers.PrivateRedis();
+        await redis.StartAsync();
+        await using var app = new TestApp(servers, redis: redis.ConnectionString);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site);
+        using var client = app.CreateClient();
+        var ct = TestContext.Current.CancellationToken;
+
+        async Task<int> SendAsync(int count)
+        {
+            var ok = 0;
+            await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (i, token) =>
+            {
+                using var response = await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.com/p{i % 5}", UriKind.Relative), token);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref ok);
+                }
+            });
+            return ok;
+        }
+
+        var before = await SendAsync(300);
+        Assert.Equal(300, before);
+
+        await redis.StopAsync();
+        var during = await SendAsync(500);
+        Assert.Equal(500, during);
+
+        using (var ready = await client.GetAsync(new Uri("/readyz", UriKind.Relative), ct))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            var body = await ready.Content.ReadFromJsonAsync<JsonElement>(ct);
+            Assert.Equal("down", body.GetProperty("redis").GetString());
+            Assert.Equal(500, body.GetProperty("bufferedHits").GetInt64());
+        }
+
+        await redis.StartAsync(ct);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement readiness;
+        do
+        {
+            await Task.Delay(200, ct);
+            using var ready = await client.GetAsync(new Uri("/readyz", UriKind.Relative), ct);
+            readiness = await ready.Content.ReadFromJsonAsync<JsonElement>(ct);
+        }
+        while ((readiness.GetProperty("bufferedHits").GetInt64() > 0 || readiness.GetProperty("redis").GetString() != "up") && DateTime.UtcNow < deadline);
+
+        Assert.Equal(0, readiness.GetProperty("bufferedHits").GetInt64());
+        var after = await SendAsync(200);
+        Assert.Equal(200, after);
+
+        var counts = await app.CountsAsync(site);
+        Assert.Equal(1000, counts.Total);
+        Assert.Equal(1000, counts.Days[0].Views);
+    }
+}

@@ -1,0 +1,97 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Analytics.Tests.Infrastructure;
+
+/// <summary>The service in-process against the real servers, with a clock the test controls.</summary>
+public sealed class TestApp : WebApplicationFactory<Program>
+{
+    public const string AdminToken = "test-admin-token";
+
+    private readonly Dictionary<string, string?> _settings;
+
+    public TestApp(Servers servers, Dictionary<string, string?>? settings = null, string? redis = null)
+    {
+        _settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Redis"] = redis ?? servers.RedisConnection,
+            ["ConnectionStrings:ClickHouse"] = servers.ClickHouseConnection,
+            ["Analytics:AdminToken"] = AdminToken,
+            ["Analytics:Ingest:ClientRateLimit"] = "0",
+        };
+        foreach (var (key, value) in settings ?? [])
+        {
+            _settings[key] = value;
+        }
+    }
+
+    /// <summary>The service's clock; it starts early in November 2026 so tests can move it to any later moment.</summary>
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.Zero));
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
+    }
+
+    public HttpClient Admin()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        return client;
+    }
+
+    public HttpClient WithBearer(string token)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    /// <summary>Creates a site through the admin API and returns its ingest key.</summary>
+    public async Task<string> CreateSiteAsync(string id, string domain = "example.com", string timeZone = "UTC", bool publicCounter = true, string[]? queryParameters = null)
+    {
+        using var admin = Admin();
+        using var response = await admin.PostAsJsonAsync("/api/sites", new { id, domains = new[] { domain }, timeZone, publicCounter, queryParameters });
+        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return body.GetProperty("ingestKey").GetString()!;
+    }
+
+    public async Task<Counts> CountsAsync(string site, int days = 5, HttpClient? client = null)
+    {
+        var http = client ?? Admin();
+        try
+        {
+            var counts = await http.GetFromJsonAsync<Counts>($"/api/sites/{site}/counts?days={days}", Json);
+            return counts!;
+        }
+        finally
+        {
+            if (client is null)
+            {
+                http.Dispose();
+            }
+        }
+    }
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public sealed record Day(string Date, long Views, long Visitors);
+
+    public sealed record Counts(string Site, string TimeZone, List<Day> Days, string Today, long Total)
+    {
+        public long ViewsOn(string date) => Days.Single(d => d.Date == date).Views;
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net;
+using Analytics.Tests.Infrastructure;
+
+namespace Analytics.Tests.Ingest;
+
+/// <summary>Our beacon, and the payloads Plausible's and Umami's trackers really send.</summary>
+public sealed class TrackerPayloadTests(Servers servers)
+{
+    private const string Browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36";
+
+    [Fact]
+    public async Task BeaconIsAcceptedAndCounted()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site);
+        using var client = app.CreateClient();
+
+        using var response = await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json(new { site, url = "https://example.com/a", referrer = "https://news.ycombinator.com/" }));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(1, (await app.CountsAsync(site)).Total);
+    }
+
+    [Fact]
+    public async Task PlausiblePageviewsCountAndOtherEventsDoNot()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        var domain = site + ".example.org";
+        await app.CreateSiteAsync(site, domain: domain);
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+
+        // As the tracker sends them: text/plain bodies, short field names.
+        string[] counted =
+        [
+            $$"""{"n":"pageview","u":"https://{{domain}}/post/1","d":"{{domain}}","r":"https://duckduckgo.com/","v":26}""",
+            $$"""{"name":"pageview","url":"https://{{domain}}/post/2","domain":"{{domain}}","referrer":null}""",
+        ];
+        string[] notCounted =
+        [
+            $$"""{"n":"engagement","u":"https://{{domain}}/post/1","d":"{{domain}}","r":null,"sd":80,"e":12034}""",
+            $$$"""{"n":"Signup","u":"https://{{{domain}}}/post/1","d":"{{{domain}}}","r":null,"p":{"plan":"pro"}}""",
+        ];
+        foreach (var body in counted.Concat(notCounted))
+        {
+            using var response = await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json(body, "text/plain"));
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        var counts = await app.CountsAsync(site);
+        Assert.Equal(2, counts.Total);
+        Assert.Equal(2, counts.Days[0].Views);
+    }
+
+    [Fact]
+    public async Task PlausibleEventForAnUnknownDomainIsNotFound()
+    {
+        await using var app = new TestApp(servers);
+        using var client = app.CreateClient();
+
+        using var response = await client.PostAsync(new Uri("/api/event", UriKind.Relative),
+            Http.Json("""{"n":"pageview","u":"https://nobody-tracks-this.example/","d":"nobody-tracks-this.example","r":null}""", "text/plain"));
+
+        await Http.AssertProblemAsync(response, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task UmamiPageviewsCountAndNamedEventsAndIdentifyDoNot()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site, domain: "shop.example.com");
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+
+        string[] counted =
+        [
+            $$$"""{"type":"event","payload":{"website":"{{{site}}}","hostname":"shop.example.com","screen":"1920x1080","language":"en-US","title":"Shoes","url":"/shoes?color=red","referrer":"https://www.bing.com/"}}""",
+            $$$"""{"type":"event","payload":{"website":"{{{site}}}","hostname":"shop.example.com","url":"/","referrer":""}}""",
+        ];
+        string[] notCounted =
+        [
+            $$$$"""{"type":"event","payload":{"website":"{{{{site}}}}","hostname":"shop.example.com","url":"/shoes","name":"add-to-cart","data":{"sku":"A1"}}}""",
+            $$$$"""{"type":"identify","payload":{"website":"{{{{site}}}}","hostname":"shop.example.com","url":"/","data":{"userId":"42"}}}""",
+        ];
+        foreach (var body in counted.Concat(notCounted))
+        {
+            using var response = await client.PostAsync(new Uri("/api/send", UriKind.Relative), Http.Json(body));
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        Assert.Equal(2, (await app.CountsAsync(site)).Total);
+    }
+
+    [Theory]
+    [InlineData("/api/event", """{"n":"pageview","u":"https://example.com/","d":"example.com"}""")]
+    [InlineData("/api/send", """{"type":"event","payload":{"website":"SITE","hostname":"example.com","url":"/"}}""")]
+    public async Task BotsAreAnsweredAndNotCounted(string path, string body)
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site, domain: site + ".example.com");
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.UserAgent.ParseAdd("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)");
+
+        using var response = await client.PostAsync(new Uri(path, UriKind.Relative),
+            Http.Json(body.Replace("SITE", site, StringComparison.Ordinal).Replace("example.com", site + ".example.com", StringComparison.Ordinal)));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("bot", response.Headers.GetValues("X-Analytics-Ignored").Single());
+        Assert.Equal(0, (await app.CountsAsync(site)).Total);
+    }
+}

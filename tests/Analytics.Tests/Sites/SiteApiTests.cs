@@ -1,0 +1,77 @@
+using System.Net;
+using System.Net.Http.Json;
+using Analytics.Tests.Infrastructure;
+
+namespace Analytics.Tests.Sites;
+
+public sealed class SiteApiTests(Servers servers)
+{
+    [Theory]
+    [InlineData("""{"id":"Bad_Id","domains":["example.com"]}""", "id")]
+    [InlineData("""{"domains":["example.com"]}""", "id")]
+    [InlineData("""{"id":"ok-id","domains":["not a domain"]}""", "domains")]
+    [InlineData("""{"id":"ok-id","domains":[]}""", "domains")]
+    [InlineData("""{"id":"ok-id","domains":["example.com"],"timeZone":"Mars/Olympus_Mons"}""", "timeZone")]
+    public async Task BadSiteIsRefused(string body, string field)
+    {
+        await using var app = new TestApp(servers);
+        using var admin = app.Admin();
+
+        using var response = await admin.PostAsync(new Uri("/api/sites", UriKind.Relative), Http.Json(body));
+
+        await Http.AssertProblemAsync(response, HttpStatusCode.BadRequest, field);
+    }
+
+    [Fact]
+    public async Task SiteIdIsTakenOnce()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site);
+        using var admin = app.Admin();
+
+        using var again = await admin.PostAsJsonAsync("/api/sites", new { id = site, domains = new[] { "example.com" } });
+
+        await Http.AssertProblemAsync(again, HttpStatusCode.Conflict);
+    }
+
+    [Fact]
+    public async Task SiteCanBeReadChangedAndDeleted()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site, timeZone: "Europe/Istanbul");
+        using var admin = app.Admin();
+
+        var read = await admin.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/sites/{site}");
+        Assert.Equal("Europe/Istanbul", read.GetProperty("timeZone").GetString());
+        Assert.False(read.TryGetProperty("ingestKey", out _));
+
+        using var patched = await admin.PatchAsJsonAsync($"/api/sites/{site}", new { timeZone = "Asia/Tokyo", domains = new[] { "example.com", "example.org" } });
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        Assert.Equal("Asia/Tokyo", (await patched.ReadJsonAsync()).GetProperty("timeZone").GetString());
+
+        // The new domain counts at once.
+        using var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.org/", UriKind.Relative))).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{site}", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await admin.GetAsync(new Uri($"/api/sites/{site}", UriKind.Relative)), HttpStatusCode.NotFound);
+        await Http.AssertProblemAsync(await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.org/", UriKind.Relative)), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task HealthAndReadinessReportTheServers()
+    {
+        await using var app = new TestApp(servers);
+        using var client = app.CreateClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("/healthz", UriKind.Relative))).StatusCode);
+        using var ready = await client.GetAsync(new Uri("/readyz", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var body = await ready.ReadJsonAsync();
+        Assert.Equal("up", body.GetProperty("redis").GetString());
+        Assert.Equal("up", body.GetProperty("clickHouse").GetString());
+        Assert.Equal(0, body.GetProperty("bufferedHits").GetInt64());
+    }
+}

@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Http.Json;
+using Analytics.Tests.Infrastructure;
+
+namespace Analytics.Tests.Staff;
+
+/// <summary>No user, the wrong user and the wrong site, on every staff endpoint.</summary>
+public sealed class AccessTests(Servers servers)
+{
+    private sealed record Setup(TestApp App, string SiteA, string SiteB, string ViewerA, string TokenA);
+
+    private static async Task<Setup> SetUpAsync(Servers servers)
+    {
+        var app = new TestApp(servers);
+        var siteA = Servers.NewSiteId("a");
+        var siteB = Servers.NewSiteId("b");
+        await app.CreateSiteAsync(siteA, publicCounter: false);
+        await app.CreateSiteAsync(siteB, publicCounter: false);
+        var viewer = "viewer-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = app.Admin();
+        (await admin.PostAsJsonAsync("/api/users", new { name = viewer, password = "correct horse battery", role = "viewer", sites = new[] { siteA } })).EnsureSuccessStatusCode();
+        using var tokenResponse = await admin.PostAsJsonAsync("/api/tokens", new { name = "reports", sites = new[] { siteA } });
+        Assert.Equal(HttpStatusCode.Created, tokenResponse.StatusCode);
+        var token = (await tokenResponse.ReadJsonAsync()).GetProperty("token").GetString()!;
+        return new Setup(app, siteA, siteB, viewer, token);
+    }
+
+    private static async Task<HttpClient> LoginAsync(TestApp app, string name, string password = "correct horse battery")
+    {
+        var client = app.CreateClient(new() { HandleCookies = true });
+        using var response = await client.PostAsJsonAsync("/api/login", new { name, password });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return client;
+    }
+
+    [Fact]
+    public async Task ViewerSeesTheirSiteAndIsForbiddenTheOther()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var viewer = await LoginAsync(app, s.ViewerA);
+
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(new Uri($"/api/sites/{s.SiteA}/counts", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(new Uri($"/api/sites/{s.SiteA}", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await viewer.GetAsync(new Uri($"/api/sites/{s.SiteB}/counts", UriKind.Relative)), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await viewer.GetAsync(new Uri($"/api/sites/{s.SiteB}", UriKind.Relative)), HttpStatusCode.Forbidden);
+
+        var listed = await viewer.GetFromJsonAsync<List<System.Text.Json.JsonElement>>("/api/sites");
+        Assert.Equal([s.SiteA], listed!.Select(e => e.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task ViewerCannotAdminister()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var viewer = await LoginAsync(app, s.ViewerA);
+
+        await Http.AssertProblemAsync(await viewer.PostAsJsonAsync("/api/sites", new { id = Servers.NewSiteId(), domains = new[] { "example.com" } }), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await viewer.PatchAsJsonAsync($"/api/sites/{s.SiteA}", new { publicCounter = true }), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await viewer.DeleteAsync(new Uri($"/api/sites/{s.SiteA}", UriKind.Relative)), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await viewer.PostAsJsonAsync("/api/users", new { name = "mallory", password = "12345678", role = "admin" }), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await viewer.PostAsJsonAsync("/api/tokens", new { name = "sneaky", sites = new[] { s.SiteB } }), HttpStatusCode.Forbidden);
+        Assert.Equal(HttpStatusCode.Created, (await viewer.PostAsJsonAsync("/api/tokens", new { name = "mine", sites = new[] { s.SiteA } })).StatusCode);
+    }
+
+    [Fact]
+    public async Task NoCredentialsGets401OnEveryStaffEndpoint()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var anonymous = app.CreateClient();
+
+        HttpRequestMessage[] requests =
+        [
+            new(HttpMethod.Get, "/api/sites"),
+            new(HttpMethod.Post, "/api/sites") { Content = Http.Json(new { id = "x", domains = new[] { "example.com" } }) },
+            new(HttpMethod.Get, $"/api/sites/{s.SiteA}"),
+            new(HttpMethod.Patch, $"/api/sites/{s.SiteA}") { Content = Http.Json(new { publicCounter = true }) },
+            new(HttpMethod.Delete, $"/api/sites/{s.SiteA}"),
+            new(HttpMethod.Get, $"/api/sites/{s.SiteA}/counts"),
+            new(HttpMethod.Post, "/api/users") { Content = Http.Json(new { name = "x", password = "12345678" }) },
+            new(HttpMethod.Get, "/api/users"),
+            new(HttpMethod.Post, "/api/tokens") { Content = Http.Json(new { name = "x", sites = new[] { s.SiteA } }) },
+            new(HttpMethod.Get, "/api/me"),
+        ];
+        foreach (var request in requests)
+        {
+            using var response = await anonymous.SendAsync(request);
+            await Http.AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+        }
+
+        using var badToken = app.WithBearer("not-a-token");
+        await Http.AssertProblemAsync(await badToken.GetAsync(new Uri($"/api/sites/{s.SiteA}/counts", UriKind.Relative)), HttpStatusCode.Unauthorized);
+        await Http.AssertProblemAsync(await badToken.GetAsync(new Uri("/api/sites", UriKind.Relative)), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task ApiTokenReadsItsSitesOnly()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var token = app.WithBearer(s.TokenA);
+
+        Assert.Equal(HttpStatusCode.OK, (await token.GetAsync(new Uri($"/api/sites/{s.SiteA}/counts", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await token.GetAsync(new Uri($"/api/sites/{s.SiteB}/counts", UriKind.Relative)), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await token.PostAsJsonAsync("/api/sites", new { id = Servers.NewSiteId(), domains = new[] { "example.com" } }), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await token.PostAsJsonAsync("/api/tokens", new { name = "more", sites = new[] { s.SiteA } }), HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task PublicCounterIsReadableByAnyoneOnlyWhenEnabled()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var anonymous = app.CreateClient();
+        await Http.AssertProblemAsync(await anonymous.GetAsync(new Uri($"/api/sites/{s.SiteA}/counts", UriKind.Relative)), HttpStatusCode.Unauthorized);
+
+        using var admin = app.Admin();
+        (await admin.PatchAsJsonAsync($"/api/sites/{s.SiteA}", new { publicCounter = true })).EnsureSuccessStatusCode();
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/sites/{s.SiteA}/counts?days=5");
+        request.Headers.Add("Origin", "https://news.example.org");
+        using var response = await anonymous.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal(5, (await response.ReadJsonAsync()).GetProperty("days").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task LogoutEndsTheSessionAndWrongPasswordsAreRefused()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var anonymous = app.CreateClient();
+        await Http.AssertProblemAsync(await anonymous.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "wrong password" }), HttpStatusCode.Unauthorized);
+        await Http.AssertProblemAsync(await anonymous.PostAsJsonAsync("/api/login", new { name = "nobody", password = "whatever1" }), HttpStatusCode.Unauthorized);
+
+        using var viewer = await LoginAsync(app, s.ViewerA);
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(new Uri("/api/me", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await viewer.PostAsync(new Uri("/api/logout", UriKind.Relative), null)).StatusCode);
+        await Http.AssertProblemAsync(await viewer.GetAsync(new Uri("/api/me", UriKind.Relative)), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task PasswordsAndTokensAreStoredHashed()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        var db = servers.Redis.GetDatabase();
+
+        var user = (string)(await db.HashGetAsync(Analytics.Counting.RedisKeys.Users, s.ViewerA))!;
+        Assert.DoesNotContain("correct horse battery", user, StringComparison.Ordinal);
+        Assert.Contains("pbkdf2-sha512$", user, StringComparison.Ordinal);
+        var tokens = await db.HashGetAllAsync(Analytics.Counting.RedisKeys.Tokens);
+        Assert.DoesNotContain(tokens, t => t.Name.ToString().Contains(s.TokenA, StringComparison.Ordinal) || t.Value.ToString().Contains(s.TokenA, StringComparison.Ordinal));
+    }
+}
