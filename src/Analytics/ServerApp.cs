@@ -4,6 +4,7 @@ using Analytics.Health;
 using Analytics.Infrastructure;
 using Analytics.Ingest;
 using Analytics.Reads;
+using Analytics.Reports;
 using Analytics.Sites;
 using Analytics.Staff;
 
@@ -32,6 +33,7 @@ internal static class ServerApp
         builder.AddCounting();
         builder.AddIngest();
         builder.AddReads();
+        builder.AddRollupAndReports();
 
         var app = builder.Build();
         app.UseForwardedHeaders();
@@ -45,6 +47,7 @@ internal static class ServerApp
         app.MapSites();
         app.MapStaff();
         app.MapCounts();
+        app.MapReports();
         app.MapHealth();
         return app;
     }

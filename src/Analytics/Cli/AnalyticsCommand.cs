@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Analytics.Cli;
 
-/// <summary><c>analytics serve|run|sites|users|tokens|…</c></summary>
+/// <summary><c>analytics serve|run|sites|users|tokens|export|reconcile|rollup</c></summary>
 internal static class AnalyticsCommand
 {
     public static readonly Option<string?> RedisOption = new("--redis")
@@ -15,12 +15,16 @@ internal static class AnalyticsCommand
     {
         var root = new RootCommand("Analytics: self-hosted, real-time traffic analytics.\nWithout a command, runs the web service (like 'serve').");
         root.Options.Add(RedisOption);
+        root.Options.Add(ReportCommands.ClickHouseOption);
         root.Subcommands.Add(ServeCommands.Serve());
         root.Subcommands.Add(ServeCommands.Run());
         root.Subcommands.Add(ServeCommands.ClickHouseLocal());
         root.Subcommands.Add(SiteCommands.Create());
         root.Subcommands.Add(StaffCommands.Users());
         root.Subcommands.Add(StaffCommands.Tokens());
+        root.Subcommands.Add(ReportCommands.Export());
+        root.Subcommands.Add(ReportCommands.Reconcile());
+        root.Subcommands.Add(ReportCommands.RollupNow());
         return await root.Parse(args).InvokeAsync();
     }
 }

@@ -1,4 +1,6 @@
+using Analytics.ClickHouse;
 using Analytics.Infrastructure;
+using Analytics.Reports;
 using Analytics.Sites;
 using Analytics.Staff;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,6 +41,8 @@ internal sealed class CliHost : IAsyncDisposable
         services.AddRedis(configuration);
         services.AddSingleton<SiteStore>();
         services.AddSingleton<StaffStore>();
+        services.AddClickHouse(configuration);
+        services.AddRollupAndReports();
         return new CliHost(services.BuildServiceProvider());
     }
 

@@ -140,9 +140,9 @@ internal static class IngestEndpoints
         {
             var root = json!.RootElement;
             var type = Text(root, "type");
-            if (type is not ("event" or "identify"))
+            if (type is not ("event" or "identify" or "performance"))
             {
-                return Problems.Invalid("type", "type must be \"event\" or \"identify\".");
+                return Problems.Invalid("type", "type must be \"event\", \"identify\" or \"performance\".");
             }
 
             if (!root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object)
@@ -161,7 +161,7 @@ internal static class IngestEndpoints
                 return ToProblem(se);
             }
 
-            if (type == "identify")
+            if (type != "event")
             {
                 context.Response.Headers[IgnoredHeader] = "not-a-pageview";
                 return UmamiAnswer();

@@ -1,5 +1,10 @@
+using Analytics.ClickHouse;
 using Analytics.Counting;
+using Analytics.Rollup;
 using Analytics.Sites;
+using ClickHouse.Driver;
+using ClickHouse.Driver.ADO.Parameters;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Analytics.Reads;
@@ -9,8 +14,11 @@ internal sealed record DayCount(string Date, long Views, long Visitors);
 /// <summary>The <c>/counts</c> shape, also pushed to live subscribers.</summary>
 internal sealed record SiteCounts(string Site, string TimeZone, IReadOnlyList<DayCount> Days, string Today, long Total);
 
-/// <summary>Reads a site's absolute counts back from Redis: the last days (newest first) and the all-time total.</summary>
-internal sealed class CountsReader(IConnectionMultiplexer redis, TimeProvider time)
+/// <summary>
+/// Reads a site's absolute counts: the last days (newest first) and the all-time total from
+/// Redis; days older than Redis's retention from ClickHouse, where they were rolled up.
+/// </summary>
+internal sealed partial class CountsReader(IConnectionMultiplexer redis, ClickHouseClient clickHouse, TimeProvider time, IOptions<RollupOptions> rollup, ILogger<CountsReader> logger)
 {
     public const int MaxDays = 366;
 
@@ -38,6 +46,44 @@ internal sealed class CountsReader(IConnectionMultiplexer redis, TimeProvider ti
             list[i] = new DayCount(RedisKeys.Date(today.AddDays(-i)), (long)views[i].Result, visitors[i].Result);
         }
 
+        // Days Redis may have let go of: ClickHouse is their record.
+        var firstExpired = (int)Math.Ceiling(rollup.Value.Retention.TotalDays);
+        if (days > firstExpired && Enumerable.Range(firstExpired, days - firstExpired).Any(i => views[i].Result.IsNull))
+        {
+            await FillFromClickHouseAsync(site.Id, list, today.AddDays(-(days - 1)), today.AddDays(-firstExpired), views);
+        }
+
         return new SiteCounts(site.Id, site.Site.TimeZone, list, RedisKeys.Date(today), (long)total.Result);
     }
+
+    private async Task FillFromClickHouseAsync(string site, DayCount[] list, DateOnly from, DateOnly to, Task<RedisValue>[] inRedis)
+    {
+        try
+        {
+            var parameters = new ClickHouseParameterCollection
+            {
+                new ClickHouseDbParameter { ParameterName = "site", Value = site },
+                new ClickHouseDbParameter { ParameterName = "from", Value = RedisKeys.Date(from) },
+                new ClickHouseDbParameter { ParameterName = "to", Value = RedisKeys.Date(to) },
+            };
+            using var reader = await clickHouse.ExecuteReaderAsync(
+                $"SELECT date, views, visitors FROM {Schema.Database}.daily_site FINAL WHERE site = {{site:String}} AND date BETWEEN {{from:Date}} AND {{to:Date}}", parameters);
+            var index = list.Select((d, i) => (d.Date, i)).ToDictionary(e => e.Date, e => e.i);
+            while (await reader.ReadAsync())
+            {
+                var date = RedisKeys.Date(DateOnly.FromDateTime((DateTime)reader.GetValue(0)));
+                if (index.TryGetValue(date, out var i) && inRedis[i].Result.IsNull)
+                {
+                    list[i] = new DayCount(date, Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException)
+        {
+            LogClickHouseUnavailable(e, site);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Old days of {Site} could not be read from ClickHouse; they show as 0.")]
+    private partial void LogClickHouseUnavailable(Exception exception, string site);
 }

@@ -1,4 +1,5 @@
 using Analytics.LocalStack;
+using ClickHouse.Driver;
 using Analytics.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -24,13 +25,19 @@ public sealed class Servers : IAsyncLifetime
 
     public IConnectionMultiplexer Redis { get; private set; } = null!;
 
+    public ClickHouseClient ClickHouse { get; private set; } = null!;
+
     public async ValueTask InitializeAsync()
     {
         _redis = new LocalRedis(Path.Combine(Root, "redis"), FreePort.Next());
         _clickHouse = new LocalClickHouse(Path.Combine(Root, "clickhouse"), FreePort.Next(), FreePort.Next());
         await Task.WhenAll(_redis.StartAsync(), _clickHouse.StartAsync());
         Redis = await ConnectionMultiplexer.ConnectAsync(RedisConnection);
+        ClickHouse = new ClickHouseClient(ClickHouseConnection);
     }
+
+    /// <summary>A ClickHouse of the test's own, for tests that stop and start it.</summary>
+    internal LocalClickHouse PrivateClickHouse() => new(Path.Combine(Root, "clickhouse-" + Guid.NewGuid().ToString("N")[..8]), FreePort.Next(), FreePort.Next());
 
     /// <summary>A Redis of the test's own, for tests that stop and start it.</summary>
     internal LocalRedis PrivateRedis() => new(Path.Combine(Root, "redis-" + Guid.NewGuid().ToString("N")[..8]), FreePort.Next());
@@ -38,6 +45,7 @@ public sealed class Servers : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         Redis?.Dispose();
+        ClickHouse?.Dispose();
         if (_clickHouse is not null)
         {
             await _clickHouse.DisposeAsync();

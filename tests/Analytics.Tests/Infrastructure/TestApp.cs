@@ -16,12 +16,12 @@ public sealed class TestApp : WebApplicationFactory<Program>
 
     private readonly Dictionary<string, string?> _settings;
 
-    public TestApp(Servers servers, Dictionary<string, string?>? settings = null, string? redis = null)
+    public TestApp(Servers servers, Dictionary<string, string?>? settings = null, string? redis = null, string? clickHouse = null)
     {
         _settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Redis"] = redis ?? servers.RedisConnection,
-            ["ConnectionStrings:ClickHouse"] = servers.ClickHouseConnection,
+            ["ConnectionStrings:ClickHouse"] = clickHouse ?? servers.ClickHouseConnection,
             ["Analytics:AdminToken"] = AdminToken,
             ["Analytics:Ingest:ClientRateLimit"] = "0",
         };
@@ -43,6 +43,19 @@ public sealed class TestApp : WebApplicationFactory<Program>
         }
 
         builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
+    }
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Sends page views as a back-filling batch: (url, ts) pairs, ts null for now.</summary>
+    public async Task SendBatchAsync(string ingestKey, IEnumerable<(string Url, DateTimeOffset? At)> events, string? referrer = null)
+    {
+        using var client = WithBearer(ingestKey);
+        var body = events.Select(e => new { url = e.Url, ts = e.At?.ToString("O"), referrer, ip = "192.0.2." + (e.Url.Length % 200), userAgent = "Mozilla/5.0 Firefox/140.0" }).ToList();
+        using var response = await client.PostAsJsonAsync("/api/events", body);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(body.Count, answer.GetProperty("accepted").GetInt32());
     }
 
     public HttpClient Admin()

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using Analytics.ClickHouse;
+using Analytics.Counting;
+using ClickHouse.Driver;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Analytics.Rollup;
+
+internal sealed record RollupResult(int Pairs, long Rows, TimeSpan Elapsed);
+
+/// <summary>
+/// One rollup pass: takes the changed (site, day) pairs from Redis, reads their absolute
+/// counters and writes them to ClickHouse. Only the holder of the Redis lock rolls up; a pair
+/// leaves Redis's changed set only after ClickHouse acknowledged it. Pairs taken by a holder that
+/// died are put back by the next one. Since the rows are absolute (version = views), running
+/// twice, two nodes at once, or a retry after a failed insert can never double-count.
+/// </summary>
+internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHouseClient clickHouse, IOptions<RollupOptions> options, ILogger<RollupRunner> logger)
+{
+    private const string RecoverScript = """
+        local taken = redis.call('SMEMBERS', KEYS[2])
+        for i = 1, #taken, 1000 do
+          redis.call('SADD', KEYS[1], unpack(taken, i, math.min(i + 999, #taken)))
+        end
+        redis.call('DEL', KEYS[2])
+        return #taken
+        """;
+
+    private const string TakeScript = """
+        local taken = redis.call('SPOP', KEYS[1], ARGV[1])
+        if #taken > 0 then redis.call('SADD', KEYS[2], unpack(taken)) end
+        return taken
+        """;
+
+    private const string PutBackScript = """
+        redis.call('SADD', KEYS[1], unpack(ARGV))
+        redis.call('SREM', KEYS[2], unpack(ARGV))
+        return #ARGV
+        """;
+
+    private const string RenewScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        return 0
+        """;
+
+    private const string ReleaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
+
+    private static readonly RedisKey[] DirtySets = [RedisKeys.Dirty, RedisKeys.DirtyInFlight];
+
+    private readonly RollupOptions _options = options.Value;
+
+    /// <summary>Rolls up everything changed; null when another node holds the lock.</summary>
+    public async Task<RollupResult?> RunAsync(CancellationToken cancellationToken = default)
+    {
+        var db = redis.GetDatabase();
+        var token = Guid.NewGuid().ToString("N");
+        if (!await db.StringSetAsync(RedisKeys.RollupLock, token, _options.LockTimeout, When.NotExists))
+        {
+            return null;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var recovered = (long)await db.ScriptEvaluateAsync(RecoverScript, DirtySets);
+            if (recovered > 0)
+            {
+                LogRecovered(recovered);
+            }
+
+            var pairs = 0;
+            long rows = 0;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var taken = (RedisValue[])(await db.ScriptEvaluateAsync(TakeScript, DirtySets, [_options.PairsPerWrite]))!;
+                if (taken.Length == 0)
+                {
+                    break;
+                }
+
+                try
+                {
+                    rows += await WriteAsync(db, taken, cancellationToken);
+                }
+                catch
+                {
+                    await db.ScriptEvaluateAsync(PutBackScript, DirtySets, taken);
+                    throw;
+                }
+
+                await db.SetRemoveAsync(RedisKeys.DirtyInFlight, taken);
+                pairs += taken.Length;
+                await db.ScriptEvaluateAsync(RenewScript, [RedisKeys.RollupLock], [token, (long)_options.LockTimeout.TotalMilliseconds]);
+            }
+
+            var result = new RollupResult(pairs, rows, Stopwatch.GetElapsedTime(started));
+            if (pairs > 0)
+            {
+                LogRolledUp(pairs, rows, result.Elapsed.TotalMilliseconds);
+            }
+
+            return result;
+        }
+        finally
+        {
+            await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.RollupLock], [token]);
+        }
+    }
+
+    private async Task<long> WriteAsync(IDatabase db, RedisValue[] taken, CancellationToken cancellationToken)
+    {
+        var days = new List<(string Site, DateOnly Day)>(taken.Length);
+        foreach (var member in taken)
+        {
+            if (RedisKeys.TryParseDirtyMember(member.ToString(), out var site, out var day))
+            {
+                days.Add((site, day));
+            }
+        }
+
+        // A day whose keys are gone (expired) is never written: zeros must not replace ClickHouse's rows.
+        var counters = (await DayCounters.ReadAsync(db, days)).Where(c => c.Exists).ToList();
+        var sites = counters.Select(c => new object[] { c.Site, c.Day, (ulong)c.Views, (ulong)c.Visitors, (ulong)c.Views });
+        var pages = counters.SelectMany(c => c.Pages.Select(p => new object[] { c.Site, c.Day, p.Key, (ulong)p.Value, (ulong)p.Value }));
+        var referrers = counters.SelectMany(c => c.Referrers.Select(r => new object[] { c.Site, c.Day, r.Key, (ulong)r.Value, (ulong)r.Value }));
+
+        long rows = 0;
+        rows += await clickHouse.InsertBinaryAsync($"{Schema.Database}.daily_site", ["site", "date", "views", "visitors", "version"], sites, cancellationToken: cancellationToken);
+        rows += await clickHouse.InsertBinaryAsync($"{Schema.Database}.daily_page", ["site", "date", "path", "views", "version"], pages, cancellationToken: cancellationToken);
+        rows += await clickHouse.InsertBinaryAsync($"{Schema.Database}.daily_referrer", ["site", "date", "referrer", "views", "version"], referrers, cancellationToken: cancellationToken);
+
+        // Rolled up: now the day's keys may expire, a retention after the day (renewed by every later rollup of it).
+        var batch = db.CreateBatch();
+        var expiries = new List<Task>();
+        foreach (var (site, day) in days)
+        {
+            var expires = day.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc) + _options.Retention;
+            foreach (var key in new[] { RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day) })
+            {
+                expiries.Add(batch.KeyExpireAsync(key, expires));
+            }
+        }
+
+        batch.Execute();
+        await Task.WhenAll(expiries);
+        return rows;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rolled up {Pairs} site-days ({Rows} rows) to ClickHouse in {Milliseconds:0} ms.")]
+    private partial void LogRolledUp(int pairs, long rows, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Put back {Pairs} site-days taken by a rollup that did not finish.")]
+    private partial void LogRecovered(long pairs);
+}
