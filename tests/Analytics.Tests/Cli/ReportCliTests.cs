@@ -1,0 +1,122 @@
+using Analytics.Counting;
+using Analytics.Reports;
+using Analytics.Tests.Infrastructure;
+
+namespace Analytics.Tests.Cli;
+
+public sealed class ReportCliTests(Servers servers)
+{
+    [Fact]
+    public async Task ExportWritesTheSameReportAsTheApi()
+    {
+        await using var app = new TestApp(servers);
+        app.Time.SetUtcNow(DateTimeOffset.UtcNow);
+        var site = Servers.NewSiteId("exp");
+        var key = await app.CreateSiteAsync(site);
+        await app.SendBatchAsync(key, Enumerable.Range(0, 40).Select(i => ($"https://example.com/a,{i % 6}", (DateTimeOffset?)DateTimeOffset.UtcNow.AddDays(-(i % 4)))));
+        await app.RollupAsync(site, servers.Redis);
+        var file = Path.Combine(servers.Root, site + ".csv");
+        var from = DateOnly.FromDateTime(DateTime.UtcNow).AddDays(-5).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+
+        var export = await Infrastructure.Cli.RunAsync("export", "--site", site, "--from", from, "--by", "page", "--out", file, "--redis", servers.RedisConnection, "--clickhouse", servers.ClickHouseConnection);
+
+        Assert.True(export.ExitCode == 0, export.Error);
+        Assert.Contains("Exported", export.Error, StringComparison.Ordinal);
+        using var admin = app.Admin();
+        var fromApi = await admin.GetStringAsync(new Uri($"/api/sites/{site}/reports/daily?from={from}&by=page", UriKind.Relative));
+        Assert.Equal(fromApi, await File.ReadAllTextAsync(file));
+        Assert.Equal(40, Csv.Parse(fromApi).Skip(1).Sum(r => int.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Fact]
+    public async Task ReconcileAgreesAfterARollupAndFailsOnAMismatch()
+    {
+        await using var app = new TestApp(servers);
+        app.Time.SetUtcNow(DateTimeOffset.UtcNow);
+        var site = Servers.NewSiteId("rec");
+        var key = await app.CreateSiteAsync(site);
+        await app.SendBatchAsync(key, Enumerable.Range(0, 25).Select(i => ($"https://example.com/{i % 5}", (DateTimeOffset?)DateTimeOffset.UtcNow.AddDays(-(i % 3)))));
+        string[] args = ["reconcile", "--site", site, "--redis", servers.RedisConnection, "--clickhouse", servers.ClickHouseConnection];
+
+        var pending = await Infrastructure.Cli.RunAsync(args);
+        Assert.True(pending.ExitCode == 0, pending.Output + pending.Error);
+        Assert.Contains("pending rollup", pending.Output, StringComparison.Ordinal);
+
+        await app.RollupAsync(site, servers.Redis);
+        var agreed = await Infrastructure.Cli.RunAsync(args);
+        Assert.True(agreed.ExitCode == 0, agreed.Output + agreed.Error);
+        Assert.Contains("agree", agreed.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("MISMATCH", agreed.Output, StringComparison.Ordinal);
+
+        // Someone writes a wrong row into ClickHouse by hand.
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        await servers.ClickHouse.InsertBinaryAsync("analytics.daily_site", ["site", "date", "views", "visitors", "version"], [[site, today, 999UL, 1UL, 999UL]]);
+        var differ = await Infrastructure.Cli.RunAsync(args);
+        Assert.Equal(1, differ.ExitCode);
+        Assert.Contains("MISMATCH", differ.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DailyReportFileIsWrittenOnceAfterTheSitesMidnight()
+    {
+        var directory = Path.Combine(servers.Root, "daily-" + Guid.NewGuid().ToString("N")[..6]);
+        await using var app = new TestApp(servers, new() { ["Reports:DailyDirectory"] = directory });
+        var site = Servers.NewSiteId("daily");
+        var key = await app.CreateSiteAsync(site, timeZone: "Asia/Tokyo");
+        // 23:30 in Tokyo on 2026-11-21.
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 14, 30, 0, TimeSpan.Zero));
+        await app.SendBatchAsync(key, Enumerable.Range(0, 12).Select(i => ($"https://example.com/{i % 4}", (DateTimeOffset?)null)));
+        var files = app.Get<DailyReportFiles>();
+        var file = Path.Combine(directory, site, "2026-11-21.csv");
+
+        // Midnight passes in Tokyo; the file waits for the rollup of that day.
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 15, 0, 30, TimeSpan.Zero));
+        Assert.DoesNotContain(file, await files.WriteDueAsync());
+        Assert.False(File.Exists(file));
+        await app.RollupAsync(site, servers.Redis);
+        Assert.Contains(file, await files.WriteDueAsync());
+
+        var rows = Csv.Parse(await File.ReadAllTextAsync(file));
+        Assert.Equal(["date", "path", "views"], rows[0]);
+        Assert.Equal(12, rows.Skip(1).Sum(r => int.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.All(rows.Skip(1), r => Assert.Equal("2026-11-21", r[0]));
+        var written = File.GetLastWriteTimeUtc(file);
+        Assert.DoesNotContain(file, await files.WriteDueAsync());
+        Assert.Equal(written, File.GetLastWriteTimeUtc(file));
+        Assert.Empty(Directory.GetFiles(Path.Combine(directory, site), "*.partial"));
+    }
+
+    [Fact]
+    public async Task RestartingTheWholeStackLosesNothing()
+    {
+        var redis = servers.PrivateRedis();
+        var clickHouse = servers.PrivateClickHouse();
+        await Task.WhenAll(redis.StartAsync(), clickHouse.StartAsync());
+        var site = Servers.NewSiteId("restart");
+        await using (var app = new TestApp(servers, redis: redis.ConnectionString, clickHouse: clickHouse.ConnectionString))
+        {
+            app.Time.SetUtcNow(DateTimeOffset.UtcNow);
+            var key = await app.CreateSiteAsync(site);
+            await app.SendBatchAsync(key, Enumerable.Range(0, 50).Select(i => ($"https://example.com/{i % 5}", (DateTimeOffset?)DateTimeOffset.UtcNow.AddDays(-(i % 2)))));
+            await Analytics.ClickHouse.Schema.MigrateAsync(new global::ClickHouse.Driver.ClickHouseClient(clickHouse.ConnectionString), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, default);
+            Assert.NotNull(await app.Get<Analytics.Rollup.RollupRunner>().RunAsync());
+            await app.SendBatchAsync(key, Enumerable.Range(0, 9).Select(i => ("https://example.com/after-rollup", (DateTimeOffset?)null)));
+        }
+
+        await redis.StopAsync();
+        await clickHouse.StopAsync();
+        await Task.WhenAll(redis.StartAsync(), clickHouse.StartAsync());
+        await using (var app = new TestApp(servers, redis: redis.ConnectionString, clickHouse: clickHouse.ConnectionString))
+        {
+            app.Time.SetUtcNow(DateTimeOffset.UtcNow);
+            Assert.Equal(59, (await app.CountsAsync(site)).Total);
+            Assert.NotNull(await app.Get<Analytics.Rollup.RollupRunner>().RunAsync());
+            using var clickHouseClient = new global::ClickHouse.Driver.ClickHouseClient(clickHouse.ConnectionString);
+            Assert.Equal(59, (await clickHouseClient.DaysAsync(site)).Values.Sum(d => d.Views));
+            Assert.Equal(59, (await clickHouseClient.BreakdownAsync(site, "daily_page", "path")).Values.Sum());
+        }
+
+        await clickHouse.DisposeAsync();
+        await redis.DisposeAsync();
+    }
+}
