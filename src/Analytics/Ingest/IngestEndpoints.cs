@@ -161,7 +161,9 @@ internal static class IngestEndpoints
                 return ToProblem(se);
             }
 
-            if (type != "event")
+            // Only page views are views: identify, performance and named events (which Umami's
+            // server-side client sends without a page) are taken and not counted.
+            if (type != "event" || Text(payload, "name") is { Length: > 0 })
             {
                 context.Response.Headers[IgnoredHeader] = "not-a-pageview";
                 return UmamiAnswer();
@@ -182,12 +184,6 @@ internal static class IngestEndpoints
             if (error is { } e)
             {
                 return ToProblem(e);
-            }
-
-            if (payload.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && name.GetString()!.Length > 0)
-            {
-                context.Response.Headers[IgnoredHeader] = "not-a-pageview";
-                return UmamiAnswer();
             }
 
             return await CommitAsync(views, [hit]) ?? UmamiAnswer();

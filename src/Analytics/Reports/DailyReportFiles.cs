@@ -19,6 +19,9 @@ internal sealed class ReportsOptions
 /// </summary>
 internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader reader, IConnectionMultiplexer redis, TimeProvider time, IOptions<ReportsOptions> options, ILogger<DailyReportFiles> logger)
 {
+    private readonly SemaphoreSlim _writing = new(1, 1);
+
+    /// <summary>Writes the files that are due; returns the ones written by this call.</summary>
     public async Task<IReadOnlyList<string>> WriteDueAsync(CancellationToken cancellationToken = default)
     {
         var directory = options.Value.DailyDirectory;
@@ -27,6 +30,19 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
             return [];
         }
 
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            return await WriteDueAsync(directory, cancellationToken);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> WriteDueAsync(string directory, CancellationToken cancellationToken)
+    {
         var written = new List<string>();
         var db = redis.GetDatabase();
         foreach (var site in await sites.ListAsync())
@@ -47,14 +63,24 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
             }
 
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var temporary = path + ".partial";
+            var temporary = $"{path}.{Guid.NewGuid():N}.partial";
             await using (var file = File.Create(temporary))
             {
                 var query = new ReportQuery(yesterday, yesterday, ReportBy.Page, ReportFormat.Csv);
                 await ReportWriter.WriteAsync(file, reader.ReadAsync(entry, query, cancellationToken), query.By, query.Format, cancellationToken: cancellationToken);
             }
 
-            File.Move(temporary, path, overwrite: false);
+            try
+            {
+                File.Move(temporary, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another node wrote it first (a shared folder): theirs stands.
+                File.Delete(temporary);
+                continue;
+            }
+
             LogWritten(path);
             written.Add(path);
         }
