@@ -60,28 +60,25 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         File.WriteAllText(pidFile, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         var gate = new object();
+        var openStreams = 2;
+        // Output and error each end with a null line; the log closes after both.
         void Write(string? line)
         {
-            if (line is null)
-            {
-                return;
-            }
-
             lock (gate)
             {
-                log.WriteLine(line);
+                if (line is not null)
+                {
+                    log.WriteLine(line);
+                }
+                else if (--openStreams == 0)
+                {
+                    log.Dispose();
+                }
             }
         }
 
         process.OutputDataReceived += (_, e) => Write(e.Data);
         process.ErrorDataReceived += (_, e) => Write(e.Data);
-        process.Exited += (_, _) =>
-        {
-            lock (gate)
-            {
-                log.Dispose();
-            }
-        };
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

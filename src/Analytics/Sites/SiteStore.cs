@@ -208,9 +208,9 @@ internal sealed class SiteStore : IDisposable
         {
             await ReloadAsync();
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or ObjectDisposedException)
         {
-            // Keep serving the sites we know while Redis is away.
+            // Keep serving the sites we know while Redis is away (or the multiplexer is closing at shutdown).
             _logger.LogDebug(e, "Could not reload sites from Redis.");
         }
     }
@@ -225,9 +225,5 @@ internal sealed class SiteStore : IDisposable
 
     private static Site Deserialize(string json) => JsonSerializer.Deserialize<Site>(json, JsonDefaults.Options)!;
 
-    public void Dispose()
-    {
-        _refresh.Dispose();
-        _reloading.Dispose();
-    }
+    public void Dispose() => _refresh.Dispose();
 }
