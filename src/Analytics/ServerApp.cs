@@ -3,6 +3,7 @@ using Analytics.Counting;
 using Analytics.Health;
 using Analytics.Infrastructure;
 using Analytics.Ingest;
+using Analytics.Live;
 using Analytics.Reads;
 using Analytics.Reports;
 using Analytics.Sites;
@@ -34,12 +35,14 @@ internal static class ServerApp
         builder.AddIngest();
         builder.AddReads();
         builder.AddRollupAndReports();
+        builder.AddLive();
 
         var app = builder.Build();
         app.UseForwardedHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseCors();
+        app.UseLivePages();
         app.UseRateLimiter();
         app.UseAuthorization();
 
@@ -48,6 +51,8 @@ internal static class ServerApp
         app.MapStaff();
         app.MapCounts();
         app.MapReports();
+        app.MapLive();
+        app.MapLivePages();
         app.MapHealth();
         return app;
     }

@@ -25,6 +25,12 @@ internal sealed class StaffAuthentication(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var authorization = Request.Headers.Authorization.ToString();
+        // Browsers cannot set headers on WebSockets: SignalR clients send the token in the query.
+        if (authorization.Length == 0 && Request.Path.StartsWithSegments("/hubs") && Request.Query["access_token"] is [{ Length: > 0 } queryToken])
+        {
+            authorization = "Bearer " + queryToken;
+        }
+
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             var secret = authorization[7..].Trim();

@@ -1,0 +1,85 @@
+using System.Security.Claims;
+using Analytics.Reads;
+using Analytics.Sites;
+using Analytics.Staff;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Live;
+
+/// <summary>
+/// <c>/hubs/live</c>: <c>Subscribe(site)</c> answers the site's counts at once and joins its
+/// group; the <see cref="LivePublisher"/> then pushes <c>counts</c> (and <c>pages</c> to staff).
+/// Anyone may watch a site with a public counter; other sites need staff of that site
+/// (session cookie, or a token as <c>access_token</c>).
+/// </summary>
+internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, IOptions<LiveOptions> options) : Hub<ILiveClient>
+{
+    private const string UserItem = "user";
+    private const string SitesItem = "sites";
+
+    public override async Task OnConnectedAsync()
+    {
+        var http = Context.GetHttpContext();
+        Context.Items[UserItem] = http is null ? null : await http.AuthenticateStaffAsync();
+        Context.Items[SitesItem] = new Dictionary<string, bool>(StringComparer.Ordinal);
+        await base.OnConnectedAsync();
+    }
+
+    public async Task<SiteCounts> Subscribe(string site)
+    {
+        var user = Context.Items[UserItem] as ClaimsPrincipal;
+        var staff = user?.CanRead(site ?? "") == true;
+        var entry = string.IsNullOrEmpty(site) ? null : await sites.FindAsync(site);
+        if (entry is null || (!entry.Site.PublicCounter && !staff))
+        {
+            throw new HubException(
+                entry is null && (staff || user?.IsAdmin() == true) ? $"Not found: there is no site '{site}'."
+                : user is null ? $"Unauthorized: sign in to watch site '{site}'."
+                : $"Forbidden: you have no access to site '{site}'.");
+        }
+
+        var watched = (Dictionary<string, bool>)Context.Items[SitesItem]!;
+        if (!watched.ContainsKey(entry.Id))
+        {
+            watched[entry.Id] = staff;
+            subscriptions.Add(entry.Id, staff);
+            await Groups.AddToGroupAsync(Context.ConnectionId, LiveSubscriptions.CountsGroup(entry.Id));
+            if (staff)
+            {
+                await Groups.AddToGroupAsync(Context.ConnectionId, LiveSubscriptions.StaffGroup(entry.Id));
+            }
+        }
+
+        if (staff)
+        {
+            await Clients.Caller.Pages(await topPages.ReadAsync(entry));
+        }
+
+        return await counts.ReadAsync(entry, options.Value.Days);
+    }
+
+    public async Task Unsubscribe(string site)
+    {
+        var watched = (Dictionary<string, bool>)Context.Items[SitesItem]!;
+        if (watched.Remove(site, out var staff))
+        {
+            subscriptions.Remove(site, staff);
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, LiveSubscriptions.CountsGroup(site));
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, LiveSubscriptions.StaffGroup(site));
+        }
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        if (Context.Items[SitesItem] is Dictionary<string, bool> watched)
+        {
+            foreach (var (site, staff) in watched)
+            {
+                subscriptions.Remove(site, staff);
+            }
+        }
+
+        return base.OnDisconnectedAsync(exception);
+    }
+}

@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Analytics.Counting;
+using Analytics.Reads;
+using Analytics.Sites;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Live;
+
+/// <summary>
+/// Pushes a site's counts to its watchers after the group commits that changed it. It reads the
+/// absolute counts back from Redis (never sums deltas), so every node pushes the same truth and a
+/// missed push is healed by the next. Pushes are coalesced to one per site per
+/// <see cref="LiveOptions.MinPushInterval"/>: a burst of hits becomes a push now and one at the end.
+/// </summary>
+internal sealed partial class LivePublisher : BackgroundService
+{
+    private readonly IHubContext<LiveHub, ILiveClient> _hub;
+    private readonly SiteStore _sites;
+    private readonly CountsReader _counts;
+    private readonly TopPagesReader _topPages;
+    private readonly LiveSubscriptions _subscriptions;
+    private readonly LiveOptions _options;
+    private readonly ILogger<LivePublisher> _logger;
+    private readonly CounterWriter _counter;
+    private readonly ConcurrentDictionary<string, long> _changed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _nextPush = new(StringComparer.Ordinal);
+    private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public LivePublisher(IHubContext<LiveHub, ILiveClient> hub, SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, CounterWriter counter, IOptions<LiveOptions> options, ILogger<LivePublisher> logger)
+    {
+        _hub = hub;
+        _sites = sites;
+        _counts = counts;
+        _topPages = topPages;
+        _subscriptions = subscriptions;
+        _counter = counter;
+        _options = options.Value;
+        _logger = logger;
+        _counter.Committed += OnCommitted;
+    }
+
+    /// <summary>Raised after each push with the time from the commit that caused it (for telemetry).</summary>
+    public event Action<TimeSpan>? Pushed;
+
+    private void OnCommitted(IReadOnlyCollection<string> sites)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var any = false;
+        foreach (var site in sites)
+        {
+            // With the backplane, watchers may be on other nodes: push every change.
+            if (_options.RedisBackplane || _subscriptions.IsWatched(site))
+            {
+                _changed.TryAdd(site, now);
+                any = true;
+            }
+        }
+
+        if (any)
+        {
+            _signal.Writer.TryWrite(0);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = Stopwatch.Frequency * _options.MinPushInterval.Ticks / TimeSpan.TicksPerSecond;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var now = Stopwatch.GetTimestamp();
+                long? wakeAt = null;
+                foreach (var (site, changedAt) in _changed)
+                {
+                    if (_nextPush.TryGetValue(site, out var next) && next > now)
+                    {
+                        wakeAt = Math.Min(wakeAt ?? long.MaxValue, next);
+                        continue;
+                    }
+
+                    _changed.TryRemove(site, out _);
+                    _nextPush[site] = now + interval;
+                    await PushAsync(site, changedAt);
+                }
+
+                if (wakeAt is { } at)
+                {
+                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), at);
+                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(stoppingToken).AsTask(), Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stoppingToken));
+                }
+                else
+                {
+                    await _signal.Reader.WaitToReadAsync(stoppingToken);
+                }
+
+                _signal.Reader.TryRead(out _);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task PushAsync(string siteId, long changedAt)
+    {
+        try
+        {
+            var site = await _sites.FindAsync(siteId);
+            if (site is null)
+            {
+                return;
+            }
+
+            var counts = await _counts.ReadAsync(site, _options.Days);
+            await _hub.Clients.Group(LiveSubscriptions.CountsGroup(siteId)).Counts(counts);
+            if (_options.RedisBackplane || _subscriptions.IsWatchedByStaff(siteId))
+            {
+                await _hub.Clients.Group(LiveSubscriptions.StaffGroup(siteId)).Pages(await _topPages.ReadAsync(site));
+            }
+
+            Pushed?.Invoke(Stopwatch.GetElapsedTime(changedAt));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The next change pushes the truth again.
+            LogPushFailed(e, siteId);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _counter.Committed -= OnCommitted;
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live push for {Site} failed.")]
+    private partial void LogPushFailed(Exception exception, string site);
+}
