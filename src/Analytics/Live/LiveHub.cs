@@ -53,7 +53,7 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
 
         if (staff)
         {
-            await Clients.Caller.Pages(await topPages.ReadAsync(entry));
+            await Clients.Caller.pages(await topPages.ReadAsync(entry));
         }
 
         return await counts.ReadAsync(entry, options.Value.Days);

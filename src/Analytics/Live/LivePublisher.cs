@@ -116,10 +116,10 @@ internal sealed partial class LivePublisher : BackgroundService
             }
 
             var counts = await _counts.ReadAsync(site, _options.Days);
-            await _hub.Clients.Group(LiveSubscriptions.CountsGroup(siteId)).Counts(counts);
+            await _hub.Clients.Group(LiveSubscriptions.CountsGroup(siteId)).counts(counts);
             if (_options.RedisBackplane || _subscriptions.IsWatchedByStaff(siteId))
             {
-                await _hub.Clients.Group(LiveSubscriptions.StaffGroup(siteId)).Pages(await _topPages.ReadAsync(site));
+                await _hub.Clients.Group(LiveSubscriptions.StaffGroup(siteId)).pages(await _topPages.ReadAsync(site));
             }
 
             Pushed?.Invoke(Stopwatch.GetElapsedTime(changedAt));

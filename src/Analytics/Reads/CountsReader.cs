@@ -9,10 +9,10 @@ using StackExchange.Redis;
 
 namespace Analytics.Reads;
 
-internal sealed record DayCount(string Date, long Views, long Visitors);
+public sealed record DayCount(string Date, long Views, long Visitors);
 
 /// <summary>The <c>/counts</c> shape, also pushed to live subscribers.</summary>
-internal sealed record SiteCounts(string Site, string TimeZone, IReadOnlyList<DayCount> Days, string Today, long Total);
+public sealed record SiteCounts(string Site, string TimeZone, IReadOnlyList<DayCount> Days, string Today, long Total);
 
 /// <summary>
 /// Reads a site's absolute counts: the last days (newest first) and the all-time total from

@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using Analytics.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace Analytics.Tests.Live;
+
+public sealed class LiveHubTests(Servers servers)
+{
+    internal sealed record Counts(string Site, string TimeZone, List<TestApp.Day> Days, string Today, long Total);
+
+    internal sealed record Page(string Path, long Views);
+
+    internal sealed record TopPages(string Site, string Date, List<Page> Pages);
+
+    private static HubConnection Connect(TestApp app, string? cookie = null, string? token = null, bool webSockets = false)
+    {
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(app.Server.BaseAddress, "/hubs/live"), o =>
+            {
+                o.HttpMessageHandlerFactory = _ => app.Server.CreateHandler();
+                if (webSockets)
+                {
+                    o.Transports = HttpTransportType.WebSockets;
+                    o.SkipNegotiation = true;
+                    // As browsers do: a WebSocket carries no headers, so the token rides in the query.
+                    o.WebSocketFactory = async (context, ct) =>
+                    {
+                        var uri = token is null ? context.Uri : new Uri($"{context.Uri}{(context.Uri.Query.Length > 0 ? "&" : "?")}access_token={Uri.EscapeDataString(token)}");
+                        return await app.Server.CreateWebSocketClient().ConnectAsync(uri, ct);
+                    };
+                }
+                else
+                {
+                    o.Transports = HttpTransportType.LongPolling;
+                }
+
+                if (cookie is not null)
+                {
+                    o.Headers["Cookie"] = cookie;
+                }
+
+                if (token is not null)
+                {
+                    o.AccessTokenProvider = () => Task.FromResult<string?>(token);
+                }
+            })
+            .Build();
+        return connection;
+    }
+
+    private static async Task<string> LoginCookieAsync(TestApp app, string site)
+    {
+        var name = "live-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = app.Admin();
+        (await admin.PostAsJsonAsync("/api/users", new { name, password = "live dashboard pass", sites = new[] { site } })).EnsureSuccessStatusCode();
+        using var client = app.CreateClient();
+        using var login = await client.PostAsJsonAsync("/api/login", new { name, password = "live dashboard pass" });
+        login.EnsureSuccessStatusCode();
+        return login.Headers.GetValues("Set-Cookie").Single().Split(';')[0];
+    }
+
+    private static async Task HitsAsync(TestApp app, string site, int count)
+    {
+        using var client = app.CreateClient();
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+            (await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.com/p{i % 3}", UriKind.Relative), ct)).EnsureSuccessStatusCode());
+    }
+
+    [Fact]
+    public async Task SubscribeAnswersTheCurrentCountsAtOnce()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("live");
+        await app.CreateSiteAsync(site, timeZone: "Europe/Istanbul");
+        await HitsAsync(app, site, 3);
+        await using var connection = Connect(app);
+        await connection.StartAsync();
+
+        var counts = await connection.InvokeAsync<Counts>("Subscribe", site);
+
+        var expected = await app.CountsAsync(site, days: 30);
+        Assert.Equal(site, counts.Site);
+        Assert.Equal("Europe/Istanbul", counts.TimeZone);
+        Assert.Equal(3, counts.Total);
+        Assert.Equal(expected.Days, counts.Days);
+        Assert.Equal(expected.Today, counts.Today);
+    }
+
+    [Fact]
+    public async Task NewHitsArePushedCoalescedToAtMostFourASecond()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("live");
+        await app.CreateSiteAsync(site);
+        await using var connection = Connect(app);
+        var pushes = new ConcurrentQueue<(DateTime At, Counts Counts)>();
+        connection.On<Counts>("counts", c => pushes.Enqueue((DateTime.UtcNow, c)));
+        await connection.StartAsync();
+        Assert.Equal(0, (await connection.InvokeAsync<Counts>("Subscribe", site)).Total);
+
+        // 400 hits in a burst of about two seconds.
+        var started = DateTime.UtcNow;
+        for (var round = 0; round < 10; round++)
+        {
+            await HitsAsync(app, site, 40);
+            await Task.Delay(200);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while ((pushes.IsEmpty || pushes.Last().Counts.Total < 400) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var all = pushes.ToArray();
+        Assert.Equal(400, all[^1].Counts.Total);
+        Assert.Equal(400, all[^1].Counts.Days[0].Views);
+        Assert.True(all.Length >= 2, $"only {all.Length} pushes");
+        var seconds = Math.Max(1, (all[^1].At - started).TotalSeconds);
+        Assert.True(all.Length <= (seconds * 4) + 2, $"{all.Length} pushes in {seconds:0.0} s");
+        // Each push carries absolute counts, so they never go backwards.
+        Assert.True(all.Select(p => p.Counts.Total).SequenceEqual(all.Select(p => p.Counts.Total).Order()));
+    }
+
+    [Fact]
+    public async Task PrivateSitesNeedStaffOfThatSite()
+    {
+        await using var app = new TestApp(servers);
+        var siteA = Servers.NewSiteId("a");
+        var siteB = Servers.NewSiteId("b");
+        await app.CreateSiteAsync(siteA, publicCounter: false);
+        await app.CreateSiteAsync(siteB, publicCounter: false);
+        var cookie = await LoginCookieAsync(app, siteA);
+
+        await using var anonymous = Connect(app);
+        await anonymous.StartAsync();
+        var refused = await Assert.ThrowsAsync<HubException>(() => anonymous.InvokeAsync<Counts>("Subscribe", siteA));
+        Assert.Contains("Unauthorized", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("Unauthorized", (await Assert.ThrowsAsync<HubException>(() => anonymous.InvokeAsync<Counts>("Subscribe", "no-such-site"))).Message, StringComparison.Ordinal);
+
+        await using var viewer = Connect(app, cookie: cookie);
+        var pages = new ConcurrentQueue<TopPages>();
+        viewer.On<TopPages>("pages", p => pages.Enqueue(p));
+        await viewer.StartAsync();
+        Assert.Equal(siteA, (await viewer.InvokeAsync<Counts>("Subscribe", siteA)).Site);
+        var forbidden = await Assert.ThrowsAsync<HubException>(() => viewer.InvokeAsync<Counts>("Subscribe", siteB));
+        Assert.Contains("Forbidden", forbidden.Message, StringComparison.Ordinal);
+
+        // Staff also get today's top pages, at once and as hits arrive; B's hits never reach A's watcher.
+        await HitsAsync(app, siteB, 5);
+        await HitsAsync(app, siteA, 6);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (pages.LastOrDefault()?.Pages.Sum(p => p.Views) != 6 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.All(pages, p => Assert.Equal(siteA, p.Site));
+        Assert.Equal(6, pages.Last().Pages.Sum(p => p.Views));
+    }
+
+    [Fact]
+    public async Task ApiTokenWatchesItsSiteOverWebSockets()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("tok");
+        var other = Servers.NewSiteId("tok");
+        await app.CreateSiteAsync(site, publicCounter: false);
+        await app.CreateSiteAsync(other, publicCounter: false);
+        using var admin = app.Admin();
+        var token = (await (await admin.PostAsJsonAsync("/api/tokens", new { name = "wall", sites = new[] { site } })).ReadJsonAsync()).GetProperty("token").GetString()!;
+        await HitsAsync(app, site, 2);
+
+        await using var connection = Connect(app, token: token, webSockets: true);
+        await connection.StartAsync();
+
+        Assert.Equal(2, (await connection.InvokeAsync<Counts>("Subscribe", site)).Total);
+        Assert.Contains("Forbidden", (await Assert.ThrowsAsync<HubException>(() => connection.InvokeAsync<Counts>("Subscribe", other))).Message, StringComparison.Ordinal);
+    }
+}
