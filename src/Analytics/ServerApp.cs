@@ -8,6 +8,7 @@ using Analytics.Reads;
 using Analytics.Reports;
 using Analytics.Sites;
 using Analytics.Staff;
+using Analytics.Telemetry;
 
 namespace Analytics;
 
@@ -27,6 +28,7 @@ internal static class ServerApp
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
+        builder.AddTelemetry();
         builder.Services.AddRedis(builder.Configuration);
         builder.AddClickHouse();
         builder.AddSites();
@@ -54,6 +56,7 @@ internal static class ServerApp
         app.MapLive();
         app.MapLivePages();
         app.MapHealth();
+        app.MapTelemetry();
         return app;
     }
 }

@@ -38,6 +38,8 @@ internal sealed class CliHost : IAsyncDisposable
         services.AddSingleton<IConfiguration>(configuration);
         services.AddLogging(l => l.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
         services.AddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.AnalyticsMetrics>();
         services.AddRedis(configuration);
         services.AddSingleton<SiteStore>();
         services.AddSingleton<StaffStore>();

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Threading.Channels;
+using Analytics.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -60,6 +62,7 @@ internal sealed partial class CounterWriter : BackgroundService
     private readonly IConnectionMultiplexer _redis;
     private readonly CountingOptions _options;
     private readonly ILogger<CounterWriter> _logger;
+    private readonly AnalyticsMetrics _metrics;
     private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Queue<Batch> _queue = new();
     private readonly Lock _gate = new();
@@ -69,11 +72,15 @@ internal sealed partial class CounterWriter : BackgroundService
     private long _bufferedHits;
     private volatile bool _redisUnreachable;
 
-    public CounterWriter(IConnectionMultiplexer redis, IOptions<CountingOptions> options, ILogger<CounterWriter> logger)
+    public CounterWriter(IConnectionMultiplexer redis, IOptions<CountingOptions> options, AnalyticsMetrics metrics, ILogger<CounterWriter> logger)
     {
         _redis = redis;
         _options = options.Value;
         _logger = logger;
+        _metrics = metrics;
+        metrics.ObserveBufferedHits(() => BufferedHits);
+        // Exported from the start, so boards and alerts see 0 rather than nothing.
+        metrics.CommitFailures.Add(0);
     }
 
     /// <summary>Raised after a batch is in Redis, with the sites it touched (the live publisher listens).</summary>
@@ -239,12 +246,16 @@ internal sealed partial class CounterWriter : BackgroundService
     {
         while (_queue.TryPeek(out var batch))
         {
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 await WriteAsync(batch);
+                _metrics.CommitBatchSize.Record(batch.Hits);
+                _metrics.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
+                _metrics.CommitFailures.Add(1);
                 if (!_redisUnreachable)
                 {
                     LogRedisUnreachable(e, _queue.Sum(b => b.Hits));

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Analytics.Counting;
 using Analytics.Infrastructure;
 using Analytics.Sites;
+using Analytics.Telemetry;
 using StackExchange.Redis;
 
 namespace Analytics.Ingest;
@@ -23,7 +24,7 @@ internal static class BatchEndpoint
 
     internal sealed record Answer(int Accepted, IReadOnlyList<Rejected> Rejected);
 
-    public static async Task<IResult> HandleAsync(HttpContext context, PageViews views, SiteStore sites, IConnectionMultiplexer redis)
+    public static async Task<IResult> HandleAsync(HttpContext context, PageViews views, SiteStore sites, IConnectionMultiplexer redis, AnalyticsMetrics metrics)
     {
         var authorization = context.Request.Headers.Authorization.ToString();
         if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || authorization.Length <= 7)
@@ -62,10 +63,10 @@ internal static class BatchEndpoint
                 return Problems.Invalid("Idempotency-Key", "Idempotency-Key is longer than 200 characters.");
             }
 
-            return await OnceAsync(context, redis.GetDatabase(), RedisKeys.Idempotency(site.Id, idempotencyKey), () => CountAsync(views, site, events));
+            return await OnceAsync(context, redis.GetDatabase(), RedisKeys.Idempotency(site.Id, idempotencyKey), () => CountAsync(views, metrics, site, events));
         }
 
-        var (answer, problem) = await CountAsync(views, site, events);
+        var (answer, problem) = await CountAsync(views, metrics, site, events);
         return problem ?? TypedResults.Json(answer, statusCode: StatusCodes.Status202Accepted);
     }
 
@@ -106,7 +107,7 @@ internal static class BatchEndpoint
         return Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<(Answer, IResult?)> CountAsync(PageViews views, SiteEntry site, List<JsonElement> events)
+    private static async Task<(Answer, IResult?)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events)
     {
         var now = views.Time.GetUtcNow();
         var hits = new List<Hit>(events.Count);
@@ -160,6 +161,8 @@ internal static class BatchEndpoint
         }
 
         var problem = await IngestEndpoints.CommitAsync(views, hits);
+        metrics.Hit(problem is null ? HitOutcome.Counted : HitOutcome.Unavailable, "batch", hits.Count);
+        metrics.Hit(HitOutcome.Invalid, "batch", rejected.Count);
         return (new Answer(hits.Count, rejected), problem);
     }
 

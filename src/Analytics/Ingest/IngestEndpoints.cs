@@ -25,9 +25,9 @@ internal static class IngestEndpoints
     public static IEndpointRouteBuilder MapIngest(this IEndpointRouteBuilder app)
     {
         var ingest = app.MapGroup("").RequireCors(CorsPolicy).RequireRateLimiting(RateLimitPolicy);
-        ingest.MapGet("/p.gif", PixelAsync);
-        ingest.MapPost("/api/event", EventAsync);
-        ingest.MapPost("/api/send", UmamiAsync);
+        ingest.MapGet("/p.gif", PixelAsync).AddEndpointFilter(new HitTelemetryFilter("pixel"));
+        ingest.MapPost("/api/event", EventAsync).AddEndpointFilter(new HitTelemetryFilter("event"));
+        ingest.MapPost("/api/send", UmamiAsync).AddEndpointFilter(new HitTelemetryFilter("send"));
         ingest.MapPost("/api/events", BatchEndpoint.HandleAsync);
         return app;
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
 using Analytics.Infrastructure;
+using Analytics.Telemetry;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 
@@ -47,6 +48,7 @@ internal static class IngestExtensions
             o.OnRejected = (rejected, _) =>
             {
                 var limit = rejected.HttpContext.RequestServices.GetRequiredService<IOptions<IngestOptions>>().Value.ClientRateLimit;
+                rejected.HttpContext.RequestServices.GetRequiredService<AnalyticsMetrics>().Hit(HitOutcome.RateLimited, "any");
                 rejected.HttpContext.Response.Headers.RetryAfter = "1";
                 return new ValueTask(Problems.WriteAsync(rejected.HttpContext, StatusCodes.Status429TooManyRequests, "Too many requests",
                     string.Create(CultureInfo.InvariantCulture, $"This client sent more than {limit} hits a second (Analytics:Ingest:ClientRateLimit).")));

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Analytics.Reads;
 using Analytics.Sites;
 using Analytics.Staff;
+using Analytics.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 
@@ -13,7 +14,7 @@ namespace Analytics.Live;
 /// Anyone may watch a site with a public counter; other sites need staff of that site
 /// (session cookie, or a token as <c>access_token</c>).
 /// </summary>
-internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, IOptions<LiveOptions> options) : Hub<ILiveClient>
+internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, IOptions<LiveOptions> options, AnalyticsMetrics metrics) : Hub<ILiveClient>
 {
     private const string UserItem = "user";
     private const string SitesItem = "sites";
@@ -23,6 +24,7 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
         var http = Context.GetHttpContext();
         Context.Items[UserItem] = http is null ? null : await http.AuthenticateStaffAsync();
         Context.Items[SitesItem] = new Dictionary<string, bool>(StringComparer.Ordinal);
+        metrics.LiveConnections.Add(1);
         await base.OnConnectedAsync();
     }
 
@@ -72,6 +74,7 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
 
     public override Task OnDisconnectedAsync(Exception? exception)
     {
+        metrics.LiveConnections.Add(-1);
         if (Context.Items[SitesItem] is Dictionary<string, bool> watched)
         {
             foreach (var (site, staff) in watched)

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Analytics.Counting;
 using Analytics.Reads;
 using Analytics.Sites;
+using Analytics.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 
@@ -25,12 +26,14 @@ internal sealed partial class LivePublisher : BackgroundService
     private readonly LiveOptions _options;
     private readonly ILogger<LivePublisher> _logger;
     private readonly CounterWriter _counter;
+    private readonly AnalyticsMetrics _metrics;
     private readonly ConcurrentDictionary<string, long> _changed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _nextPush = new(StringComparer.Ordinal);
     private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    public LivePublisher(IHubContext<LiveHub, ILiveClient> hub, SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, CounterWriter counter, IOptions<LiveOptions> options, ILogger<LivePublisher> logger)
+    public LivePublisher(IHubContext<LiveHub, ILiveClient> hub, SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, CounterWriter counter, IOptions<LiveOptions> options, AnalyticsMetrics metrics, ILogger<LivePublisher> logger)
     {
+        _metrics = metrics;
         _hub = hub;
         _sites = sites;
         _counts = counts;
@@ -41,9 +44,6 @@ internal sealed partial class LivePublisher : BackgroundService
         _logger = logger;
         _counter.Committed += OnCommitted;
     }
-
-    /// <summary>Raised after each push with the time from the commit that caused it (for telemetry).</summary>
-    public event Action<TimeSpan>? Pushed;
 
     private void OnCommitted(IReadOnlyCollection<string> sites)
     {
@@ -122,7 +122,8 @@ internal sealed partial class LivePublisher : BackgroundService
                 await _hub.Clients.Group(LiveSubscriptions.StaffGroup(siteId)).pages(await _topPages.ReadAsync(site));
             }
 
-            Pushed?.Invoke(Stopwatch.GetElapsedTime(changedAt));
+            _metrics.LivePushes.Add(1);
+            _metrics.LivePushLatency.Record(Stopwatch.GetElapsedTime(changedAt).TotalSeconds);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -1,5 +1,6 @@
 using Analytics.Counting;
 using Analytics.Sites;
+using Analytics.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -17,7 +18,7 @@ internal sealed class ReportsOptions
 /// After a site's local midnight and the rollup that follows, writes the day that just ended as
 /// a CSV file, once, atomically (a temporary file renamed into place).
 /// </summary>
-internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader reader, IConnectionMultiplexer redis, TimeProvider time, IOptions<ReportsOptions> options, ILogger<DailyReportFiles> logger)
+internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader reader, IConnectionMultiplexer redis, TimeProvider time, IOptions<ReportsOptions> options, AnalyticsMetrics metrics, ILogger<DailyReportFiles> logger)
 {
     private readonly SemaphoreSlim _writing = new(1, 1);
 
@@ -67,7 +68,7 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
             await using (var file = File.Create(temporary))
             {
                 var query = new ReportQuery(yesterday, yesterday, ReportBy.Page, ReportFormat.Csv);
-                await ReportWriter.WriteAsync(file, reader.ReadAsync(entry, query, cancellationToken), query.By, query.Format, cancellationToken: cancellationToken);
+                metrics.ExportRows.Add(await ReportWriter.WriteAsync(file, reader.ReadAsync(entry, query, cancellationToken), query.By, query.Format, cancellationToken: cancellationToken));
             }
 
             try

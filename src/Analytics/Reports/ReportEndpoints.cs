@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Analytics.Infrastructure;
 using Analytics.Sites;
 using Analytics.Staff;
+using Analytics.Telemetry;
 using StackExchange.Redis;
 
 namespace Analytics.Reports;
@@ -16,7 +17,7 @@ internal static partial class ReportEndpoints
 
     /// <summary>Streams the report; a failure before the first byte is a 503 problem, after it the response is cut off.</summary>
     private static async Task<IResult> DailyAsync(string site, string? from, string? to, string? by, string? format,
-        HttpContext context, ClaimsPrincipal user, SiteStore sites, ReportReader reader, TimeProvider time, ILogger<ReportReader> logger)
+        HttpContext context, ClaimsPrincipal user, SiteStore sites, ReportReader reader, TimeProvider time, AnalyticsMetrics metrics, ILogger<ReportReader> logger)
     {
         if (!user.CanRead(site))
         {
@@ -39,9 +40,13 @@ internal static partial class ReportEndpoints
         response.ContentType = ReportWriter.ContentType(query.Format);
         response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(site)}\"";
         response.Headers.CacheControl = "no-store";
+        using var activity = AnalyticsTelemetry.Source.StartActivity("report export");
+        activity?.SetTag("analytics.report.by", query.By.ToString());
         try
         {
-            await ReportWriter.WriteAsync(response.Body, reader.ReadAsync(entry, query, context.RequestAborted), query.By, query.Format, cancellationToken: context.RequestAborted);
+            var rows = await ReportWriter.WriteAsync(response.Body, reader.ReadAsync(entry, query, context.RequestAborted), query.By, query.Format, cancellationToken: context.RequestAborted);
+            metrics.ExportRows.Add(rows);
+            activity?.SetTag("analytics.report.rows", rows);
             return Results.Empty;
         }
         catch (Exception e) when (e is not OperationCanceledException && !response.HasStarted)

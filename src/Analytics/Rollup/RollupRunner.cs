@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Analytics.ClickHouse;
 using Analytics.Counting;
+using Analytics.Telemetry;
 using ClickHouse.Driver;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -16,7 +17,7 @@ internal sealed record RollupResult(int Pairs, long Rows, TimeSpan Elapsed);
 /// died are put back by the next one. Since the rows are absolute (version = views), running
 /// twice, two nodes at once, or a retry after a failed insert can never double-count.
 /// </summary>
-internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHouseClient clickHouse, IOptions<RollupOptions> options, ILogger<RollupRunner> logger)
+internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHouseClient clickHouse, IOptions<RollupOptions> options, AnalyticsMetrics metrics, ILogger<RollupRunner> logger)
 {
     private const string RecoverScript = """
         local taken = redis.call('SMEMBERS', KEYS[2])
@@ -53,6 +54,9 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
 
     private readonly RollupOptions _options = options.Value;
 
+    /// <summary>Changed pairs left after the last rollup (for the pending gauge).</summary>
+    public long PendingPairs { get; private set; }
+
     /// <summary>Rolls up everything changed; null when another node holds the lock.</summary>
     public async Task<RollupResult?> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -60,10 +64,13 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
         var token = Guid.NewGuid().ToString("N");
         if (!await db.StringSetAsync(RedisKeys.RollupLock, token, _options.LockTimeout, When.NotExists))
         {
+            metrics.RollupRuns.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
             return null;
         }
 
+        using var activity = AnalyticsTelemetry.Source.StartActivity("rollup");
         var started = Stopwatch.GetTimestamp();
+        var succeeded = false;
         try
         {
             var recovered = (long)await db.ScriptEvaluateAsync(RecoverScript, DirtySets);
@@ -103,10 +110,21 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
                 LogRolledUp(pairs, rows, result.Elapsed.TotalMilliseconds);
             }
 
+            activity?.SetTag("analytics.rollup.pairs", pairs);
+            activity?.SetTag("analytics.rollup.rows", rows);
+            PendingPairs = await db.SetLengthAsync(RedisKeys.Dirty);
+            succeeded = true;
             return result;
         }
         finally
         {
+            metrics.RollupRuns.Add(1, new KeyValuePair<string, object?>("result", succeeded ? "ok" : "failed"));
+            metrics.RollupDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            if (!succeeded)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error);
+            }
+
             await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.RollupLock], [token]);
         }
     }
@@ -132,6 +150,7 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
         rows += await clickHouse.InsertBinaryAsync($"{Schema.Database}.daily_site", ["site", "date", "views", "visitors", "version"], sites, cancellationToken: cancellationToken);
         rows += await clickHouse.InsertBinaryAsync($"{Schema.Database}.daily_page", ["site", "date", "path", "views", "version"], pages, cancellationToken: cancellationToken);
         rows += await clickHouse.InsertBinaryAsync($"{Schema.Database}.daily_referrer", ["site", "date", "referrer", "views", "version"], referrers, cancellationToken: cancellationToken);
+        metrics.RollupRows.Add(rows);
 
         // Rolled up: now the day's keys may expire, a retention after the day (renewed by every later rollup of it).
         var batch = db.CreateBatch();

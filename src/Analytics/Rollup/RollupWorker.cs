@@ -1,12 +1,30 @@
 using Analytics.Reports;
+using Analytics.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Rollup;
 
 /// <summary>Runs a rollup every interval; after a failure waits longer each time (up to a minute) and logs.</summary>
-internal sealed partial class RollupWorker(RollupRunner rollup, DailyReportFiles dailyFiles, IOptions<RollupOptions> options, TimeProvider time, ILogger<RollupWorker> logger) : BackgroundService
+internal sealed partial class RollupWorker : BackgroundService
 {
+    private readonly RollupRunner _rollup;
+    private readonly DailyReportFiles _dailyFiles;
+    private readonly IOptions<RollupOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RollupWorker> _logger;
+    private readonly DateTimeOffset _started;
     private int _failures;
+
+    public RollupWorker(RollupRunner rollup, DailyReportFiles dailyFiles, IOptions<RollupOptions> options, TimeProvider time, AnalyticsMetrics metrics, ILogger<RollupWorker> logger)
+    {
+        _rollup = rollup;
+        _dailyFiles = dailyFiles;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _started = time.GetUtcNow();
+        metrics.ObserveRollup(() => (time.GetUtcNow() - (LastSuccess ?? _started)).TotalSeconds, () => rollup.PendingPairs);
+    }
 
     /// <summary>When the last rollup finished without error (UTC).</summary>
     public DateTimeOffset? LastSuccess { get; private set; }
@@ -15,8 +33,8 @@ internal sealed partial class RollupWorker(RollupRunner rollup, DailyReportFiles
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var interval = options.Value.Interval;
-        if (!options.Value.Enabled)
+        var interval = _options.Value.Interval;
+        if (!_options.Value.Enabled)
         {
             return;
         }
@@ -25,13 +43,13 @@ internal sealed partial class RollupWorker(RollupRunner rollup, DailyReportFiles
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await Task.Delay(Delay(interval), time, stoppingToken);
+                await Task.Delay(Delay(interval), _time, stoppingToken);
                 try
                 {
-                    if (await rollup.RunAsync(stoppingToken) is not null)
+                    if (await _rollup.RunAsync(stoppingToken) is not null)
                     {
-                        LastSuccess = time.GetUtcNow();
-                        await dailyFiles.WriteDueAsync(stoppingToken);
+                        LastSuccess = _time.GetUtcNow();
+                        await _dailyFiles.WriteDueAsync(stoppingToken);
                     }
 
                     _failures = 0;
@@ -49,7 +67,7 @@ internal sealed partial class RollupWorker(RollupRunner rollup, DailyReportFiles
     }
 
     private TimeSpan Delay(TimeSpan interval) =>
-        _failures == 0 ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks << Math.Min(_failures, 10), options.Value.MaxRetryDelay.Ticks));
+        _failures == 0 ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks << Math.Min(_failures, 10), _options.Value.MaxRetryDelay.Ticks));
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Rollup failed ({Failures} in a row); nothing is lost, retrying in {Seconds:0} s.")]
     private partial void LogFailed(Exception exception, int failures, double seconds);
