@@ -8,32 +8,37 @@ namespace Analytics.Counting;
 
 /// <summary>
 /// Group commit of page views into Redis. Request threads add hits to the open batch and await
-/// it; one loop writes a whole batch (summed per site, day, page and referrer) in one pipelined
-/// round trip, then completes every waiting request at once. While a write is in flight the next
-/// batch fills up, so the busier the service the bigger the batches: no per-hit round trip.
+/// it; a batch is written (summed per site, day, page and referrer) in one pipelined round trip,
+/// and all its requests complete together. Up to <see cref="CountingOptions.MaxWritesInFlight"/>
+/// batches are on the wire at once, so the busier the service the bigger the batches: never a
+/// round trip per hit.
 ///
-/// Exactness: each batch carries this writer's increasing sequence number and each site's part
-/// of it is applied by a Lua script that first checks and records the last sequence applied,
-/// so retrying a batch whose answer was lost never counts it twice. Batches are written strictly
-/// in order; while Redis is unreachable they wait in memory (bounded), acknowledged, and are
+/// Exactness: every batch has a sequence number of this writer. A Lua script applies a site's
+/// part of a batch only if that number is not yet recorded for the site, and records it in the
+/// same atomic step, with the day marked changed for the rollup. So a batch whose answer was lost
+/// can be sent again, in any order with others, and is never counted twice. The record is trimmed
+/// to the numbers still unresolved here, so it stays a handful of entries.
+///
+/// While Redis is unreachable, batches are held in memory (bounded; acknowledged to clients) and
 /// written when it is back.
 /// </summary>
 internal sealed partial class CounterWriter : BackgroundService
 {
-    private const string ApplyScript = """
-        local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-        if last >= tonumber(ARGV[2]) then return 0 end
-        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+    internal const string ApplyScript = """
+        if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
         redis.call('EXPIRE', KEYS[1], ARGV[3])
         local a = 4
-        local k = 3
+        local k = 4
         local total = 0
         while a <= #ARGV do
-          local views = tonumber(ARGV[a])
-          local pages = tonumber(ARGV[a + 1])
-          local referrers = tonumber(ARGV[a + 2])
-          local visitors = tonumber(ARGV[a + 3])
-          a = a + 4
+          local views = tonumber(ARGV[a + 1])
+          local pages = tonumber(ARGV[a + 2])
+          local referrers = tonumber(ARGV[a + 3])
+          local visitors = tonumber(ARGV[a + 4])
+          redis.call('SADD', KEYS[3], ARGV[a])
+          a = a + 5
           redis.call('HINCRBY', KEYS[k], 'views', views)
           for i = 1, pages do
             redis.call('HINCRBY', KEYS[k + 1], ARGV[a], ARGV[a + 1])
@@ -57,18 +62,24 @@ internal sealed partial class CounterWriter : BackgroundService
         return 1
         """;
 
-    private static readonly RedisValue WritersTtlSeconds = (long)TimeSpan.FromDays(7).TotalSeconds;
+    private static readonly RedisValue AppliedTtlSeconds = (long)TimeSpan.FromDays(7).TotalSeconds;
 
     private readonly IConnectionMultiplexer _redis;
     private readonly CountingOptions _options;
     private readonly ILogger<CounterWriter> _logger;
     private readonly AnalyticsMetrics _metrics;
     private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly Queue<Batch> _queue = new();
     private readonly Lock _gate = new();
-    private readonly RedisValue _writerId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    private readonly string _writerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
+
+    // Guarded by _gate.
+    private readonly SortedSet<long> _unresolved = [];
+    private readonly List<Batch> _failed = [];
     private Batch _open = new();
+    private Batch? _held;
     private long _sequence;
+    private int _inFlight;
+
     private long _bufferedHits;
     private volatile bool _redisUnreachable;
 
@@ -91,7 +102,7 @@ internal sealed partial class CounterWriter : BackgroundService
 
     public bool RedisUnreachable => _redisUnreachable;
 
-    /// <summary>Counts one hit; the task completes once Redis has it (or it is buffered while Redis is away).</summary>
+    /// <summary>Counts one hit; the task completes once Redis has it (or it is held while Redis is away).</summary>
     public Task CountAsync(in Hit hit)
     {
         Task committed;
@@ -145,37 +156,42 @@ internal sealed partial class CounterWriter : BackgroundService
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                if (_queue.Count == 0)
+                var waitForRetry = _redisUnreachable ? retryAt - DateTime.UtcNow : Timeout.InfiniteTimeSpan;
+                if (waitForRetry == Timeout.InfiniteTimeSpan)
                 {
                     await _signal.Reader.WaitToReadAsync(stoppingToken);
                 }
-                else
+                else if (waitForRetry > TimeSpan.Zero)
                 {
-                    var wait = retryAt - DateTime.UtcNow;
-                    if (wait > TimeSpan.Zero)
-                    {
-                        await Task.WhenAny(_signal.Reader.WaitToReadAsync(stoppingToken).AsTask(), Task.Delay(wait, stoppingToken));
-                    }
+                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(stoppingToken).AsTask(), Task.Delay(waitForRetry, stoppingToken));
                 }
 
                 _signal.Reader.TryRead(out _);
-                TakeOpenBatch();
 
-                if (_redisUnreachable && DateTime.UtcNow < retryAt)
+                if (_redisUnreachable)
                 {
-                    AcknowledgeBuffered();
+                    // Hold what comes in (acknowledged); try Redis again when the back-off is over.
+                    HoldOpenBatch();
+                    if (DateTime.UtcNow >= retryAt && Volatile.Read(ref _inFlight) == 0)
+                    {
+                        if (await RetryAsync())
+                        {
+                            retryDelay = _options.RetryDelay;
+                        }
+                        else
+                        {
+                            retryAt = DateTime.UtcNow + retryDelay;
+                            retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, _options.MaxRetryDelay.Ticks));
+                        }
+                    }
+
                     continue;
                 }
 
-                if (await TryWriteQueueAsync())
+                retryAt = DateTime.UtcNow + retryDelay;
+                while (Volatile.Read(ref _inFlight) < _options.MaxWritesInFlight && TakeOpenBatch() is { } batch)
                 {
-                    retryDelay = _options.RetryDelay;
-                }
-                else
-                {
-                    AcknowledgeBuffered();
-                    retryAt = DateTime.UtcNow + retryDelay;
-                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, _options.MaxRetryDelay.Ticks));
+                    Launch(batch);
                 }
             }
         }
@@ -186,31 +202,159 @@ internal sealed partial class CounterWriter : BackgroundService
         await WriteRemainingAsync();
     }
 
-    /// <summary>On shutdown: one last attempt to write what is open or buffered.</summary>
-    private async Task WriteRemainingAsync()
+    /// <summary>Writes a batch in the background; its completion wakes the loop for the next one.</summary>
+    private void Launch(Batch batch)
     {
-        TakeOpenBatch();
-        for (var attempt = 0; attempt < 3 && _queue.Count > 0; attempt++)
+        Interlocked.Increment(ref _inFlight);
+        _ = Task.Run(async () =>
         {
-            if (!await TryWriteQueueAsync())
+            try
             {
-                await Task.Delay(_options.RetryDelay);
+                await TryWriteAsync(batch);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+                _signal.Writer.TryWrite(0);
+            }
+        });
+    }
+
+    /// <summary>Writes one batch; on failure keeps it (acknowledged) for a retry. True when written.</summary>
+    private async Task<bool> TryWriteAsync(Batch batch)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await WriteAsync(batch);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            _metrics.CommitFailures.Add(1);
+            var first = false;
+            lock (_gate)
+            {
+                _failed.Add(batch);
+                if (!_redisUnreachable)
+                {
+                    _redisUnreachable = first = true;
+                }
+            }
+
+            if (first)
+            {
+                LogRedisUnreachable(e);
+            }
+
+            Acknowledge(batch);
+            return false;
+        }
+
+        _metrics.CommitBatchSize.Record(batch.Hits);
+        _metrics.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        lock (_gate)
+        {
+            _unresolved.Remove(batch.Sequence);
+        }
+
+        if (batch.Acknowledged)
+        {
+            Interlocked.Add(ref _bufferedHits, -batch.Hits);
+        }
+
+        batch.Committed.TrySetResult();
+        Committed?.Invoke(batch.Sites.Keys);
+        return true;
+    }
+
+    /// <summary>Sends every failed and held batch again (each keeps its sequence number, so none counts twice).</summary>
+    private async Task<bool> RetryAsync()
+    {
+        List<Batch> again;
+        lock (_gate)
+        {
+            again = [.. _failed];
+            _failed.Clear();
+            if (_held is { } held)
+            {
+                _held = null;
+                held.Sequence = ++_sequence;
+                _unresolved.Add(held.Sequence);
+                again.Add(held);
             }
         }
 
-        if (_queue.Count > 0)
+        var results = await Task.WhenAll(again.Select(TryWriteAsync));
+        if (results.All(ok => ok))
         {
-            var lost = _queue.Sum(b => b.Hits);
-            foreach (var batch in _queue)
+            lock (_gate)
             {
-                batch.Committed.TrySetException(new CountingUnavailableException("The service stopped before Redis could be reached."));
+                _redisUnreachable = _failed.Count > 0;
             }
 
-            LogLostAtShutdown(lost);
+            if (!_redisUnreachable)
+            {
+                LogRedisBack();
+                _signal.Writer.TryWrite(0);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>On shutdown: a last attempt to write what is open, held or failed.</summary>
+    private async Task WriteRemainingAsync()
+    {
+        for (var wait = 0; Volatile.Read(ref _inFlight) > 0 && wait < 100; wait++)
+        {
+            await Task.Delay(50);
+        }
+
+        HoldOpenBatch();
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            if (await RetryAsync())
+            {
+                return;
+            }
+
+            await Task.Delay(_options.RetryDelay);
+        }
+
+        List<Batch> lost;
+        lock (_gate)
+        {
+            lost = [.. _failed];
+        }
+
+        foreach (var batch in lost)
+        {
+            batch.Committed.TrySetException(new CountingUnavailableException("The service stopped before Redis could be reached."));
+        }
+
+        LogLostAtShutdown(lost.Sum(b => b.Hits));
+    }
+
+    private Batch? TakeOpenBatch()
+    {
+        lock (_gate)
+        {
+            if (_open.Hits == 0)
+            {
+                return null;
+            }
+
+            var taken = _open;
+            _open = new Batch();
+            taken.Sequence = ++_sequence;
+            _unresolved.Add(taken.Sequence);
+            return taken;
         }
     }
 
-    private void TakeOpenBatch()
+    /// <summary>While Redis is away the open batch joins the held one: never sent, so it may be merged.</summary>
+    private void HoldOpenBatch()
     {
         Batch taken;
         lock (_gate)
@@ -222,96 +366,61 @@ internal sealed partial class CounterWriter : BackgroundService
 
             taken = _open;
             _open = new Batch();
+            if (_held is null)
+            {
+                _held = new Batch();
+                _held.Acknowledged = true;
+            }
+
+            _held.Merge(taken);
         }
 
-        taken.Sequence = ++_sequence;
-        _queue.Enqueue(taken);
+        Interlocked.Add(ref _bufferedHits, taken.Hits);
+        taken.Committed.TrySetResult();
     }
 
-    private void AcknowledgeBuffered()
+    private void Acknowledge(Batch batch)
     {
-        foreach (var batch in _queue)
+        if (!batch.Acknowledged)
         {
-            if (!batch.Acknowledged)
-            {
-                batch.Acknowledged = true;
-                Interlocked.Add(ref _bufferedHits, batch.Hits);
-                batch.Committed.TrySetResult();
-            }
-        }
-    }
-
-    /// <summary>Writes queued batches in order; false at the first failure (the rest stay queued).</summary>
-    private async Task<bool> TryWriteQueueAsync()
-    {
-        while (_queue.TryPeek(out var batch))
-        {
-            var started = Stopwatch.GetTimestamp();
-            try
-            {
-                await WriteAsync(batch);
-                _metrics.CommitBatchSize.Record(batch.Hits);
-                _metrics.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException)
-            {
-                _metrics.CommitFailures.Add(1);
-                if (!_redisUnreachable)
-                {
-                    LogRedisUnreachable(e, _queue.Sum(b => b.Hits));
-                }
-
-                _redisUnreachable = true;
-                return false;
-            }
-
-            _queue.Dequeue();
-            if (batch.Acknowledged)
-            {
-                Interlocked.Add(ref _bufferedHits, -batch.Hits);
-            }
-
+            batch.Acknowledged = true;
+            Interlocked.Add(ref _bufferedHits, batch.Hits);
             batch.Committed.TrySetResult();
-            Committed?.Invoke(batch.Sites.Keys);
         }
-
-        if (_redisUnreachable)
-        {
-            _redisUnreachable = false;
-            LogRedisBack();
-        }
-
-        return true;
     }
 
-    private async Task WriteAsync(Batch batch)
+    private Task WriteAsync(Batch batch)
     {
+        long lowestUnresolved;
+        lock (_gate)
+        {
+            lowestUnresolved = _unresolved.Min;
+        }
+
         var db = _redis.GetDatabase();
-        var applied = new List<Task<RedisResult>>(batch.Sites.Count);
-        var dirty = new List<RedisValue>();
+        var applied = new List<Task>(batch.Sites.Count);
         foreach (var (site, days) in batch.Sites)
         {
-            var keys = new RedisKey[2 + (days.Count * 4)];
-            keys[0] = RedisKeys.Writers(site);
+            var keys = new RedisKey[3 + (days.Count * 4)];
+            keys[0] = RedisKeys.Applied(site, _writerId);
             keys[1] = RedisKeys.Total(site);
-            var values = new List<RedisValue>(3 + (days.Count * 8)) { _writerId, batch.Sequence, WritersTtlSeconds };
-            var k = 2;
+            keys[2] = RedisKeys.Dirty(site);
+            var values = new List<RedisValue>(3 + (days.Count * 9)) { batch.Sequence, lowestUnresolved, AppliedTtlSeconds };
+            var k = 3;
             foreach (var (day, delta) in days)
             {
                 keys[k++] = RedisKeys.Day(site, day);
                 keys[k++] = RedisKeys.Pages(site, day);
                 keys[k++] = RedisKeys.Referrers(site, day);
                 keys[k++] = RedisKeys.Visitors(site, day);
+                values.Add(RedisKeys.Date(day));
                 delta.AppendArguments(values);
-                dirty.Add(RedisKeys.DirtyMember(site, day));
             }
 
             applied.Add(db.ScriptEvaluateAsync(ApplyScript, keys, [.. values]));
         }
 
-        await Task.WhenAll(applied);
-        // Marked dirty only after the counters changed, so a rollup never clears a pair it has not read.
-        await db.SetAddAsync(RedisKeys.Dirty, [.. dirty]);
+        return Task.WhenAll(applied);
     }
 
     /// <summary>Hits summed per site, day, page and referrer, awaited together.</summary>
@@ -325,24 +434,43 @@ internal sealed partial class CounterWriter : BackgroundService
 
         public long Sequence { get; set; }
 
+        /// <summary>Answered to its clients before Redis had it (held while Redis was away).</summary>
         public bool Acknowledged { get; set; }
 
         public void Add(in Hit hit)
         {
-            if (!Sites.TryGetValue(hit.Site, out var days))
+            Delta(hit.Site, hit.Day).Add(hit);
+            Hits++;
+        }
+
+        public void Merge(Batch other)
+        {
+            foreach (var (site, days) in other.Sites)
+            {
+                foreach (var (day, delta) in days)
+                {
+                    Delta(site, day).Merge(delta);
+                }
+            }
+
+            Hits += other.Hits;
+        }
+
+        private DayDelta Delta(string site, DateOnly day)
+        {
+            if (!Sites.TryGetValue(site, out var days))
             {
                 days = [];
-                Sites[hit.Site] = days;
+                Sites[site] = days;
             }
 
-            if (!days.TryGetValue(hit.Day, out var delta))
+            if (!days.TryGetValue(day, out var delta))
             {
                 delta = new DayDelta();
-                days[hit.Day] = delta;
+                days[day] = delta;
             }
 
-            delta.Add(hit);
-            Hits++;
+            return delta;
         }
     }
 
@@ -362,6 +490,22 @@ internal sealed partial class CounterWriter : BackgroundService
             {
                 _visitors.Add(hit.Visitor);
             }
+        }
+
+        public void Merge(DayDelta other)
+        {
+            _views += other._views;
+            foreach (var (path, views) in other._pages)
+            {
+                _pages[path] = _pages.GetValueOrDefault(path) + views;
+            }
+
+            foreach (var (referrer, views) in other._referrers)
+            {
+                _referrers[referrer] = _referrers.GetValueOrDefault(referrer) + views;
+            }
+
+            _visitors.UnionWith(other._visitors);
         }
 
         /// <summary>views, #pages, #referrers, #visitors, then the pairs and the visitor hashes (the script's layout).</summary>
@@ -390,10 +534,10 @@ internal sealed partial class CounterWriter : BackgroundService
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable; holding {Hits} hits in memory until it is back.")]
-    private partial void LogRedisUnreachable(Exception exception, int hits);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable; holding hits in memory until it is back.")]
+    private partial void LogRedisUnreachable(Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Redis is reachable again; buffered hits are written.")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis is reachable again; held hits are written.")]
     private partial void LogRedisBack();
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Stopped with {Hits} hits not written: Redis was unreachable.")]

@@ -11,4 +11,7 @@ internal sealed class CountingOptions
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Batches written to Redis at once; while they are on the wire the next batch fills up.</summary>
+    public int MaxWritesInFlight { get; set; } = 4;
 }

@@ -28,28 +28,25 @@ internal static class RedisKeys
     /// <summary>The site's all-time views; never expires.</summary>
     public static RedisKey Total(string site) => $"{Prefix}{{{site}}}:total";
 
-    /// <summary>Hash writer id → the last batch sequence of that writer applied to the site (makes retries exact).</summary>
-    public static RedisKey Writers(string site) => $"{Prefix}{{{site}}}:writers";
+    /// <summary>Sorted set of the batch sequence numbers of one writer (a process) applied to the site, trimmed to those still unresolved: makes retries exact.</summary>
+    public static RedisKey Applied(string site, string writer) => $"{Prefix}{{{site}}}:applied:{writer}";
 
     /// <summary>An Idempotency-Key of the batch endpoint: the answer given to the first request.</summary>
     public static RedisKey Idempotency(string site, string key) => $"{Prefix}{{{site}}}:idem:{key}";
 
-    /// <summary>Set of "site|yyyy-MM-dd" pairs whose counters changed since their last rollup.</summary>
-    public static readonly RedisKey Dirty = $"{Prefix}{{rollup}}:dirty";
+    /// <summary>
+    /// Set of the site's days (yyyy-MM-dd) whose counters changed since their last rollup. Written by
+    /// the same script that changes the counters, so it can never lag behind them (also on a cluster).
+    /// </summary>
+    public static RedisKey Dirty(string site) => $"{Prefix}{{{site}}}:dirty";
 
-    /// <summary>Pairs a rollup has taken and not yet confirmed; put back into <see cref="Dirty"/> if that rollup dies.</summary>
-    public static readonly RedisKey DirtyInFlight = $"{Prefix}{{rollup}}:inflight";
+    /// <summary>Days a rollup has taken and not yet confirmed; put back into <see cref="Dirty"/> if that rollup dies.</summary>
+    public static RedisKey DirtyInFlight(string site) => $"{Prefix}{{{site}}}:rolling";
 
     public static readonly RedisKey RollupLock = $"{Prefix}{{rollup}}:lock";
 
-    public static RedisValue DirtyMember(string site, DateOnly day) => $"{site}|{Date(day)}";
-
-    public static bool TryParseDirtyMember(string member, out string site, out DateOnly day)
-    {
-        var bar = member.IndexOf('|', StringComparison.Ordinal);
-        site = bar > 0 ? member[..bar] : "";
-        return DateOnly.TryParseExact(bar > 0 ? member[(bar + 1)..] : "", "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day) && bar > 0;
-    }
+    public static bool TryParseDate(string text, out DateOnly day) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
 
     /// <summary>The daily secret that visitor hashes are salted with; it expires after the day.</summary>
     public static RedisKey Salt(DateOnly day) => $"{Prefix}salt:{Date(day)}";

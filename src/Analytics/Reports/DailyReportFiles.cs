@@ -56,9 +56,9 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
 
             var yesterday = entry.LocalDay(time.GetUtcNow()).AddDays(-1);
             var path = Path.Combine(directory, site.Id, $"{RedisKeys.Date(yesterday)}.csv");
-            var member = RedisKeys.DirtyMember(site.Id, yesterday);
+            var member = RedisKeys.Date(yesterday);
             // Wait until the day's last changes are rolled up, so the file is final.
-            if (File.Exists(path) || await db.SetContainsAsync(RedisKeys.Dirty, member) || await db.SetContainsAsync(RedisKeys.DirtyInFlight, member))
+            if (File.Exists(path) || await db.SetContainsAsync(RedisKeys.Dirty(site.Id), member) || await db.SetContainsAsync(RedisKeys.DirtyInFlight(site.Id), member))
             {
                 continue;
             }

@@ -126,9 +126,9 @@ internal sealed class ReportReader(IConnectionMultiplexer redis, ClickHouseClien
         }
 
         var db = redis.GetDatabase();
-        var members = candidates.Select(d => RedisKeys.DirtyMember(site, d)).ToArray();
-        var dirty = await db.SetContainsAsync(RedisKeys.Dirty, members);
-        var inFlight = await db.SetContainsAsync(RedisKeys.DirtyInFlight, members);
+        var members = candidates.Select(d => (RedisValue)RedisKeys.Date(d)).ToArray();
+        var dirty = await db.SetContainsAsync(RedisKeys.Dirty(site), members);
+        var inFlight = await db.SetContainsAsync(RedisKeys.DirtyInFlight(site), members);
         return [.. candidates.Where((d, i) => d == today || dirty[i] || inFlight[i])];
     }
 

@@ -36,9 +36,9 @@ internal sealed class Reconciler(IConnectionMultiplexer redis, ClickHouseClient 
 
         var db = redis.GetDatabase();
         var inRedis = await DayCounters.ReadAsync(db, days);
-        var members = days.Select(d => RedisKeys.DirtyMember(d.Item1, d.Item2)).ToArray();
-        var dirty = await db.SetContainsAsync(RedisKeys.Dirty, members);
-        var inFlight = await db.SetContainsAsync(RedisKeys.DirtyInFlight, members);
+        var members = days.Select(d => (RedisValue)RedisKeys.Date(d.Item2)).ToArray();
+        var dirty = await db.SetContainsAsync(RedisKeys.Dirty(site), members);
+        var inFlight = await db.SetContainsAsync(RedisKeys.DirtyInFlight(site), members);
         var stored = await ClickHouseDaysAsync(site, from, to, cancellationToken);
 
         return [.. inRedis.Select((r, i) =>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Analytics.ClickHouse;
 using Analytics.Counting;
+using Analytics.Sites;
 using Analytics.Telemetry;
 using ClickHouse.Driver;
 using Microsoft.Extensions.Options;
@@ -11,13 +12,13 @@ namespace Analytics.Rollup;
 internal sealed record RollupResult(int Pairs, long Rows, TimeSpan Elapsed);
 
 /// <summary>
-/// One rollup pass: takes the changed (site, day) pairs from Redis, reads their absolute
+/// One rollup pass: takes each site's changed days from Redis, reads their absolute
 /// counters and writes them to ClickHouse. Only the holder of the Redis lock rolls up; a pair
-/// leaves Redis's changed set only after ClickHouse acknowledged it. Pairs taken by a holder that
-/// died are put back by the next one. Since the rows are absolute (version = views), running
+/// leaves the site's changed set only after ClickHouse acknowledged it. Days taken by a holder
+/// that died are put back by the next one. Since the rows are absolute (version = views), running
 /// twice, two nodes at once, or a retry after a failed insert can never double-count.
 /// </summary>
-internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHouseClient clickHouse, IOptions<RollupOptions> options, AnalyticsMetrics metrics, ILogger<RollupRunner> logger)
+internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHouseClient clickHouse, SiteStore sites, IOptions<RollupOptions> options, AnalyticsMetrics metrics, ILogger<RollupRunner> logger)
 {
     private const string RecoverScript = """
         local taken = redis.call('SMEMBERS', KEYS[2])
@@ -50,8 +51,6 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
         return 0
         """;
 
-    private static readonly RedisKey[] DirtySets = [RedisKeys.Dirty, RedisKeys.DirtyInFlight];
-
     private readonly RollupOptions _options = options.Value;
 
     /// <summary>Changed pairs left after the last rollup (for the pending gauge).</summary>
@@ -73,7 +72,13 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
         var succeeded = false;
         try
         {
-            var recovered = (long)await db.ScriptEvaluateAsync(RecoverScript, DirtySets);
+            var siteIds = (await sites.ListAsync()).Select(s => s.Id).ToList();
+            long recovered = 0;
+            foreach (var site in siteIds)
+            {
+                recovered += (long)await db.ScriptEvaluateAsync(RecoverScript, DirtySets(site));
+            }
+
             if (recovered > 0)
             {
                 LogRecovered(recovered);
@@ -81,10 +86,28 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
 
             var pairs = 0;
             long rows = 0;
-            while (!cancellationToken.IsCancellationRequested)
+            var remaining = new Queue<string>(siteIds);
+            while (remaining.Count > 0 && !cancellationToken.IsCancellationRequested)
             {
-                var taken = (RedisValue[])(await db.ScriptEvaluateAsync(TakeScript, DirtySets, [_options.PairsPerWrite]))!;
-                if (taken.Length == 0)
+                // Take up to PairsPerWrite changed days, from as many sites as it takes.
+                var taken = new List<(string Site, RedisValue[] Days)>();
+                var count = 0;
+                while (count < _options.PairsPerWrite && remaining.TryPeek(out var site))
+                {
+                    var days = (RedisValue[])(await db.ScriptEvaluateAsync(TakeScript, DirtySets(site), [_options.PairsPerWrite - count]))!;
+                    if (days.Length < _options.PairsPerWrite - count)
+                    {
+                        remaining.Dequeue();
+                    }
+
+                    if (days.Length > 0)
+                    {
+                        taken.Add((site, days));
+                        count += days.Length;
+                    }
+                }
+
+                if (count == 0)
                 {
                     break;
                 }
@@ -95,12 +118,20 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
                 }
                 catch
                 {
-                    await db.ScriptEvaluateAsync(PutBackScript, DirtySets, taken);
+                    foreach (var (site, days) in taken)
+                    {
+                        await db.ScriptEvaluateAsync(PutBackScript, DirtySets(site), days);
+                    }
+
                     throw;
                 }
 
-                await db.SetRemoveAsync(RedisKeys.DirtyInFlight, taken);
-                pairs += taken.Length;
+                foreach (var (site, days) in taken)
+                {
+                    await db.SetRemoveAsync(RedisKeys.DirtyInFlight(site), days);
+                }
+
+                pairs += count;
                 await db.ScriptEvaluateAsync(RenewScript, [RedisKeys.RollupLock], [token, (long)_options.LockTimeout.TotalMilliseconds]);
             }
 
@@ -112,7 +143,13 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
 
             activity?.SetTag("analytics.rollup.pairs", pairs);
             activity?.SetTag("analytics.rollup.rows", rows);
-            PendingPairs = await db.SetLengthAsync(RedisKeys.Dirty);
+            long pending = 0;
+            foreach (var site in siteIds)
+            {
+                pending += await db.SetLengthAsync(RedisKeys.Dirty(site));
+            }
+
+            PendingPairs = pending;
             succeeded = true;
             return result;
         }
@@ -129,14 +166,19 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
         }
     }
 
-    private async Task<long> WriteAsync(IDatabase db, RedisValue[] taken, CancellationToken cancellationToken)
+    private static RedisKey[] DirtySets(string site) => [RedisKeys.Dirty(site), RedisKeys.DirtyInFlight(site)];
+
+    private async Task<long> WriteAsync(IDatabase db, List<(string Site, RedisValue[] Days)> taken, CancellationToken cancellationToken)
     {
-        var days = new List<(string Site, DateOnly Day)>(taken.Length);
-        foreach (var member in taken)
+        var days = new List<(string Site, DateOnly Day)>();
+        foreach (var (site, dates) in taken)
         {
-            if (RedisKeys.TryParseDirtyMember(member.ToString(), out var site, out var day))
+            foreach (var date in dates)
             {
-                days.Add((site, day));
+                if (RedisKeys.TryParseDate(date.ToString(), out var day))
+                {
+                    days.Add((site, day));
+                }
             }
         }
 

@@ -31,18 +31,22 @@ public sealed class ReportCliTests(Servers servers)
     [Fact]
     public async Task ReconcileAgreesAfterARollupAndFailsOnAMismatch()
     {
-        await using var app = new TestApp(servers);
+        // A Redis of its own: no other test's rollup takes this site's days before the first check.
+        await using var redis = servers.PrivateRedis();
+        await redis.StartAsync();
+        await using var app = new TestApp(servers, redis: redis.ConnectionString);
         app.Time.SetUtcNow(DateTimeOffset.UtcNow);
         var site = Servers.NewSiteId("rec");
         var key = await app.CreateSiteAsync(site);
         await app.SendBatchAsync(key, Enumerable.Range(0, 25).Select(i => ($"https://example.com/{i % 5}", (DateTimeOffset?)DateTimeOffset.UtcNow.AddDays(-(i % 3)))));
-        string[] args = ["reconcile", "--site", site, "--redis", servers.RedisConnection, "--clickhouse", servers.ClickHouseConnection];
+        string[] args = ["reconcile", "--site", site, "--redis", redis.ConnectionString, "--clickhouse", servers.ClickHouseConnection];
 
         var pending = await Infrastructure.Cli.RunAsync(args);
         Assert.True(pending.ExitCode == 0, pending.Output + pending.Error);
         Assert.Contains("pending rollup", pending.Output, StringComparison.Ordinal);
 
-        await app.RollupAsync(site, servers.Redis);
+        using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        await app.RollupAsync(site, redisClient);
         var agreed = await Infrastructure.Cli.RunAsync(args);
         Assert.True(agreed.ExitCode == 0, agreed.Output + agreed.Error);
         Assert.Contains("agree", agreed.Output, StringComparison.Ordinal);

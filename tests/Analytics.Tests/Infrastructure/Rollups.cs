@@ -18,8 +18,7 @@ internal static class Rollups
         while (true)
         {
             await runner.RunAsync();
-            var pending = (await db.SetMembersAsync(RedisKeys.Dirty)).Concat(await db.SetMembersAsync(RedisKeys.DirtyInFlight))
-                .Any(m => m.ToString().StartsWith(site + "|", StringComparison.Ordinal));
+            var pending = await db.SetLengthAsync(RedisKeys.Dirty(site)) + await db.SetLengthAsync(RedisKeys.DirtyInFlight(site)) > 0;
             if (!pending)
             {
                 return;

@@ -66,7 +66,7 @@ public sealed class RollupTests(Servers servers)
         var db = servers.Redis.GetDatabase();
         foreach (var date in (await servers.ClickHouse.DaysAsync(site)).Keys)
         {
-            await db.SetAddAsync(RedisKeys.Dirty, RedisKeys.DirtyMember(site, DateOnly.Parse(date, System.Globalization.CultureInfo.InvariantCulture)));
+            await db.SetAddAsync(RedisKeys.Dirty(site), date);
         }
 
         await app.RollupAsync(site, servers.Redis);
@@ -131,13 +131,13 @@ public sealed class RollupTests(Servers servers)
         await clickHouse.StopAsync();
         await Assert.ThrowsAnyAsync<Exception>(() => runner.RunAsync());
         var db = redisClient.GetDatabase();
-        Assert.True(await db.SetLengthAsync(RedisKeys.Dirty) > 0);
-        Assert.Equal(0, await db.SetLengthAsync(RedisKeys.DirtyInFlight));
+        Assert.True(await db.SetLengthAsync(RedisKeys.Dirty(site + "-b")) > 0);
+        Assert.Equal(0, await db.SetLengthAsync(RedisKeys.DirtyInFlight(site + "-b")));
         Assert.False(await db.KeyExistsAsync(RedisKeys.RollupLock));
 
         await clickHouse.StartAsync();
         Assert.NotNull(await runner.RunAsync());
-        Assert.Equal(0, await db.SetLengthAsync(RedisKeys.Dirty));
+        Assert.Equal(0, await db.SetLengthAsync(RedisKeys.Dirty(site + "-b")));
 
         Assert.Equal(sent, (await clickHouseClient.DaysAsync(site)).Values.Sum(d => d.Views));
         Assert.Equal(60, (await clickHouseClient.DaysAsync(site + "-b")).Values.Sum(d => d.Views));
@@ -157,13 +157,13 @@ public sealed class RollupTests(Servers servers)
         var db = redisClient.GetDatabase();
 
         // A rollup took the pairs and died before writing: they sit in the in-flight set, its lock expired.
-        var members = await db.SetMembersAsync(RedisKeys.Dirty);
-        await db.SetMoveAsync(RedisKeys.Dirty, RedisKeys.DirtyInFlight, members.Single());
+        var members = await db.SetMembersAsync(RedisKeys.Dirty(site));
+        await db.SetMoveAsync(RedisKeys.Dirty(site), RedisKeys.DirtyInFlight(site), members.Single());
 
         Assert.NotNull(await app.Get<RollupRunner>().RunAsync());
 
         Assert.Equal(10, (await servers.ClickHouse.DaysAsync(site)).Values.Sum(d => d.Views));
-        Assert.Equal(0, await db.SetLengthAsync(RedisKeys.DirtyInFlight));
+        Assert.Equal(0, await db.SetLengthAsync(RedisKeys.DirtyInFlight(site)));
     }
 
     [Fact]
