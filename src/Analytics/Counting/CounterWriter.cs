@@ -206,7 +206,9 @@ internal sealed partial class CounterWriter : BackgroundService
     private void Launch(Batch batch)
     {
         Interlocked.Increment(ref _inFlight);
-        _ = Task.Run(async () =>
+        _ = WriteThenSignalAsync(batch);
+
+        async Task WriteThenSignalAsync(Batch batch)
         {
             try
             {
@@ -217,7 +219,7 @@ internal sealed partial class CounterWriter : BackgroundService
                 Interlocked.Decrement(ref _inFlight);
                 _signal.Writer.TryWrite(0);
             }
-        });
+        }
     }
 
     /// <summary>Writes one batch; on failure keeps it (acknowledged) for a retry. True when written.</summary>
@@ -428,7 +430,10 @@ internal sealed partial class CounterWriter : BackgroundService
     {
         public Dictionary<string, Dictionary<DateOnly, DayDelta>> Sites { get; } = new(StringComparer.Ordinal);
 
-        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completing a batch runs its requests' continuations right there (each only writes a
+        // 43-byte answer before it awaits again): one thread finishes the whole batch instead of a
+        // thread-pool hop per request.
+        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.None);
 
         public int Hits { get; private set; }
 

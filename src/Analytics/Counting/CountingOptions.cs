@@ -13,5 +13,5 @@ internal sealed class CountingOptions
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Batches written to Redis at once; while they are on the wire the next batch fills up.</summary>
-    public int MaxWritesInFlight { get; set; } = 4;
+    public int MaxWritesInFlight { get; set; } = 2;
 }

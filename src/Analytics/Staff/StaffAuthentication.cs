@@ -89,11 +89,13 @@ internal static class StaffAccess
     public static IHostApplicationBuilder AddStaff(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<StaffStore>();
-        builder.Services.AddAuthentication(StaffAuthentication.SchemeName)
+        // No default scheme: requests to public endpoints (the pixel above all) are not authenticated
+        // at all; staff endpoints name the scheme through their policy.
+        builder.Services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, StaffAuthentication>(StaffAuthentication.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(StaffPolicy, p => p.RequireAuthenticatedUser())
-            .AddPolicy(AdminPolicy, p => p.RequireRole(Roles.Admin));
+            .AddPolicy(StaffPolicy, p => p.AddAuthenticationSchemes(StaffAuthentication.SchemeName).RequireAuthenticatedUser())
+            .AddPolicy(AdminPolicy, p => p.AddAuthenticationSchemes(StaffAuthentication.SchemeName).RequireRole(Roles.Admin));
         return builder;
     }
 
