@@ -10,6 +10,9 @@ internal sealed class LiveOptions
     /// <summary>At most one push a site this often (4 a second).</summary>
     public TimeSpan MinPushInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How often watched sites are checked for their local midnight (then pushed, hits or not).</summary>
+    public TimeSpan DayCheckInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Pages and referrers in each <c>pages</c> push.</summary>
     public int TopPages { get; set; } = 10;
 

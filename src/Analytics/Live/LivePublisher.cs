@@ -29,10 +29,13 @@ internal sealed partial class LivePublisher : BackgroundService
     private readonly AnalyticsMetrics _metrics;
     private readonly ConcurrentDictionary<string, long> _changed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _nextPush = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateOnly> _today = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
     private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    public LivePublisher(IHubContext<LiveHub, ILiveClient> hub, SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, CounterWriter counter, IOptions<LiveOptions> options, AnalyticsMetrics metrics, ILogger<LivePublisher> logger)
+    public LivePublisher(IHubContext<LiveHub, ILiveClient> hub, SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, CounterWriter counter, IOptions<LiveOptions> options, AnalyticsMetrics metrics, TimeProvider time, ILogger<LivePublisher> logger)
     {
+        _time = time;
         _metrics = metrics;
         _hub = hub;
         _sites = sites;
@@ -72,6 +75,7 @@ internal sealed partial class LivePublisher : BackgroundService
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                await PushNewDaysAsync();
                 var now = Stopwatch.GetTimestamp();
                 long? wakeAt = null;
                 foreach (var (site, changedAt) in _changed)
@@ -94,7 +98,8 @@ internal sealed partial class LivePublisher : BackgroundService
                 }
                 else
                 {
-                    await _signal.Reader.WaitToReadAsync(stoppingToken);
+                    // Wake now and then even without hits, to notice a site's local midnight.
+                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(stoppingToken).AsTask(), Task.Delay(_options.DayCheckInterval, stoppingToken));
                 }
 
                 _signal.Reader.TryRead(out _);
@@ -102,6 +107,26 @@ internal sealed partial class LivePublisher : BackgroundService
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>At a watched site's local midnight its counts move on a day even without a hit: push them.</summary>
+    private async Task PushNewDaysAsync()
+    {
+        foreach (var siteId in _subscriptions.WatchedSites())
+        {
+            if (await _sites.FindAsync(siteId) is not { } site)
+            {
+                continue;
+            }
+
+            var today = site.LocalDay(_time.GetUtcNow());
+            if (_today.TryGetValue(siteId, out var known) && known != today)
+            {
+                _changed.TryAdd(siteId, Stopwatch.GetTimestamp());
+            }
+
+            _today[siteId] = today;
         }
     }
 

@@ -12,6 +12,8 @@ internal sealed class LiveSubscriptions
 
     public static string StaffGroup(string site) => "staff:" + site;
 
+    public IEnumerable<string> WatchedSites() => _watchers.Where(w => w.Value > 0).Select(w => w.Key);
+
     public bool IsWatched(string site) => _watchers.TryGetValue(site, out var n) && n > 0;
 
     public bool IsWatchedByStaff(string site) => _staff.TryGetValue(site, out var n) && n > 0;

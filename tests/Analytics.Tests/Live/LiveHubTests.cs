@@ -126,6 +126,36 @@ public sealed class LiveHubTests(Servers servers)
     }
 
     [Fact]
+    public async Task TheSitesLocalMidnightIsPushedWithoutAHit()
+    {
+        await using var app = new TestApp(servers, new() { ["Analytics:Live:DayCheckInterval"] = "00:00:00.100" });
+        var site = Servers.NewSiteId("midnight");
+        await app.CreateSiteAsync(site, timeZone: "Asia/Tokyo");
+        // 23:59:50 in Tokyo.
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 20, 14, 59, 50, TimeSpan.Zero));
+        await HitsAsync(app, site, 2);
+        await using var connection = Connect(app);
+        var pushes = new ConcurrentQueue<Counts>();
+        connection.On<Counts>("counts", c => pushes.Enqueue(c));
+        await connection.StartAsync();
+        var before = await connection.InvokeAsync<Counts>("Subscribe", site);
+        Assert.Equal("2026-11-20", before.Today);
+        await Task.Delay(300);
+
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 20, 15, 0, 5, TimeSpan.Zero));
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!pushes.Any(p => p.Today == "2026-11-21") && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var after = pushes.Last();
+        Assert.Equal("2026-11-21", after.Today);
+        Assert.Equal([0L, 2L], after.Days.Take(2).Select(d => d.Views));
+        Assert.Equal(2, after.Total);
+    }
+
+    [Fact]
     public async Task PrivateSitesNeedStaffOfThatSite()
     {
         await using var app = new TestApp(servers);
