@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using StackExchange.Redis;
@@ -15,6 +17,7 @@ namespace Analytics.Counting;
 internal sealed class VisitorHasher(IConnectionMultiplexer redis, TimeProvider time, ILogger<VisitorHasher> logger)
 {
     private readonly ConcurrentDictionary<DateOnly, byte[]> _salts = new();
+    private readonly ConcurrentDictionary<DateOnly, byte[]> _fallback = new();
 
     /// <summary>The visitor's hash for the site's day; 0 when nothing identifies the visitor.</summary>
     public async ValueTask<ulong> HashAsync(string site, DateOnly day, string? ip, string? userAgent)
@@ -25,9 +28,31 @@ internal sealed class VisitorHasher(IConnectionMultiplexer redis, TimeProvider t
         }
 
         var salt = await SaltAsync(SaltDay(day));
-        var input = Encoding.UTF8.GetBytes($"{site}\n{RedisKeys.Date(day)}\n{ip}\n{userAgent}");
+        return Hash(salt, site, day, ip, userAgent);
+    }
+
+    /// <summary>HMAC-SHA256(salt, site \n day \n ip \n user agent), first 8 bytes; 0 is kept for "unknown".</summary>
+    private static ulong Hash(byte[] salt, string site, DateOnly day, string? ip, string? userAgent)
+    {
+        var length = Encoding.UTF8.GetMaxByteCount(site.Length + 10 + (ip?.Length ?? 0) + (userAgent?.Length ?? 0) + 3);
+        var rented = length > 1024 ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> input = rented ?? stackalloc byte[1024];
+        var written = Encoding.UTF8.GetBytes(site, input);
+        input[written++] = (byte)'\n';
+        day.TryFormat(input[written..], out var dateLength, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+        written += dateLength;
+        input[written++] = (byte)'\n';
+        written += Encoding.UTF8.GetBytes(ip, input[written..]);
+        input[written++] = (byte)'\n';
+        written += Encoding.UTF8.GetBytes(userAgent, input[written..]);
+
         Span<byte> hash = stackalloc byte[32];
-        HMACSHA256.HashData(salt, input, hash);
+        HMACSHA256.HashData(salt, input[..written], hash);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
         var value = BinaryPrimitives.ReadUInt64LittleEndian(hash);
         return value == 0 ? 1 : value;
     }
@@ -73,6 +98,4 @@ internal sealed class VisitorHasher(IConnectionMultiplexer redis, TimeProvider t
 
         return _salts.GetOrAdd(day, salt);
     }
-
-    private readonly ConcurrentDictionary<DateOnly, byte[]> _fallback = new();
 }
