@@ -40,12 +40,12 @@ internal static class IngestEndpoints
         if (BotFilter.IsBot(userAgent))
         {
             response.Headers[IgnoredHeader] = "bot";
-            return TypedResults.Bytes(Gif, "image/gif");
+            return GifResult.Instance;
         }
 
         var url = string.IsNullOrEmpty(u) ? context.Request.Headers.Referer.ToString() : u;
         var error = await CountAsync(context, views, s, "s", url, "u", r);
-        return error ?? TypedResults.Bytes(Gif, "image/gif");
+        return error ?? GifResult.Instance;
     }
 
     /// <summary>Our beacon <c>{"site","url","referrer"}</c>, or Plausible's payload (<c>n</c>, <c>u</c>, <c>d</c>, <c>r</c>).</summary>
@@ -186,7 +186,7 @@ internal static class IngestEndpoints
                 return ToProblem(e);
             }
 
-            return await CommitAsync(views, [hit]) ?? UmamiAnswer();
+            return await CommitAsync(views, hit) ?? UmamiAnswer();
         }
     }
 
@@ -207,19 +207,46 @@ internal static class IngestEndpoints
             return ToProblem(e);
         }
 
-        return await CommitAsync(views, [hit]);
+        return await CommitAsync(views, hit);
+    }
+
+    internal static async Task<IResult?> CommitAsync(PageViews views, Counting.Hit hit)
+    {
+        try
+        {
+            await views.CountAsync(hit);
+            return null;
+        }
+        catch (CountingUnavailableException e)
+        {
+            return Problems.Unavailable(e.Message);
+        }
     }
 
     internal static async Task<IResult?> CommitAsync(PageViews views, IReadOnlyList<Counting.Hit> hits)
     {
         try
         {
-            await (hits.Count == 1 ? views.CountAsync(hits[0]) : views.CountAsync(hits));
+            await views.CountAsync(hits);
             return null;
         }
         catch (CountingUnavailableException e)
         {
             return Problems.Unavailable(e.Message);
+        }
+    }
+
+    /// <summary>The pixel's answer, written straight to the response (no range or ETag handling to pay for).</summary>
+    private sealed class GifResult : IResult
+    {
+        public static readonly GifResult Instance = new();
+
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            var response = httpContext.Response;
+            response.ContentType = "image/gif";
+            response.ContentLength = Gif.Length;
+            return response.Body.WriteAsync(Gif).AsTask();
         }
     }
 
