@@ -51,10 +51,11 @@ internal static class ServerApp
         var app = builder.Build();
         app.UseForwardedHeaders();
         app.UseExceptionHandler();
+        app.UsePixel();
+        app.UseRouting();
         app.UseStatusCodePages();
         app.UseCors();
         app.UseLivePages();
-        app.UseRateLimiter();
         app.UseAuthorization();
 
         app.MapIngest();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Analytics.Counting;
 using Analytics.Infrastructure;
+using Analytics.Telemetry;
 
 namespace Analytics.Ingest;
 
@@ -11,7 +12,6 @@ namespace Analytics.Ingest;
 internal static class IngestEndpoints
 {
     public const string CorsPolicy = "ingest";
-    public const string RateLimitPolicy = "ingest";
     public const string IgnoredHeader = "X-Analytics-Ignored";
 
     /// <summary>A transparent 1×1 GIF, 43 bytes.</summary>
@@ -24,28 +24,12 @@ internal static class IngestEndpoints
 
     public static IEndpointRouteBuilder MapIngest(this IEndpointRouteBuilder app)
     {
-        var ingest = app.MapGroup("").RequireCors(CorsPolicy).RequireRateLimiting(RateLimitPolicy);
-        ingest.MapGet("/p.gif", PixelAsync).AddEndpointFilter(new HitTelemetryFilter("pixel"));
+        // The pixel is answered by PixelMiddleware, ahead of routing.
+        var ingest = app.MapGroup("").RequireCors(CorsPolicy).AddEndpointFilter<ClientRateLimitFilter>();
         ingest.MapPost("/api/event", EventAsync).AddEndpointFilter(new HitTelemetryFilter("event"));
         ingest.MapPost("/api/send", UmamiAsync).AddEndpointFilter(new HitTelemetryFilter("send"));
         ingest.MapPost("/api/events", BatchEndpoint.HandleAsync);
         return app;
-    }
-
-    private static async Task<IResult> PixelAsync(HttpContext context, PageViews views, string? s, string? u, string? r)
-    {
-        var response = context.Response;
-        response.Headers.CacheControl = "no-store";
-        var userAgent = context.Request.Headers.UserAgent.ToString();
-        if (BotFilter.IsBot(userAgent))
-        {
-            response.Headers[IgnoredHeader] = "bot";
-            return GifResult.Instance;
-        }
-
-        var url = string.IsNullOrEmpty(u) ? context.Request.Headers.Referer.ToString() : u;
-        var error = await CountAsync(context, views, s, "s", url, "u", r);
-        return error ?? GifResult.Instance;
     }
 
     /// <summary>Our beacon <c>{"site","url","referrer"}</c>, or Plausible's payload (<c>n</c>, <c>u</c>, <c>d</c>, <c>r</c>).</summary>
@@ -67,7 +51,7 @@ internal static class IngestEndpoints
 
             if (root.TryGetProperty("site", out _))
             {
-                return await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))
+                return (await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))).Problem
                     ?? TypedResults.Accepted((string?)null);
             }
 
@@ -193,21 +177,23 @@ internal static class IngestEndpoints
     // Umami's tracker reads a JSON body back (it looks for a cache token); an empty object is enough.
     private static IResult UmamiAnswer() => TypedResults.Json(new { }, statusCode: StatusCodes.Status202Accepted);
 
-    private static async Task<IResult?> CountAsync(HttpContext context, PageViews views, string? siteId, string siteField, string? url, string urlField, string? referrer)
+    /// <summary>Counts one page view; the problem to answer (null when counted) and the outcome for telemetry.</summary>
+    internal static async Task<(IResult? Problem, HitOutcome Outcome)> CountAsync(HttpContext context, PageViews views, string? siteId, string siteField, string? url, string urlField, string? referrer)
     {
         var (site, siteError) = await views.FindSiteAsync(siteId, siteField);
         if (siteError is { } se)
         {
-            return ToProblem(se);
+            return (ToProblem(se), se.Status == StatusCodes.Status404NotFound ? HitOutcome.UnknownSite : HitOutcome.Invalid);
         }
 
         var (hit, error) = await views.PrepareAsync(site!, url, urlField, referrer, ClientAddress(context), UserAgent(context));
         if (error is { } e)
         {
-            return ToProblem(e);
+            return (ToProblem(e), HitOutcome.Invalid);
         }
 
-        return await CommitAsync(views, hit);
+        var failed = await CommitAsync(views, hit);
+        return (failed, failed is null ? HitOutcome.Counted : HitOutcome.Unavailable);
     }
 
     internal static async Task<IResult?> CommitAsync(PageViews views, Counting.Hit hit)
@@ -237,7 +223,7 @@ internal static class IngestEndpoints
     }
 
     /// <summary>The pixel's answer, written straight to the response (no range or ETag handling to pay for).</summary>
-    private sealed class GifResult : IResult
+    internal sealed class GifResult : IResult
     {
         public static readonly GifResult Instance = new();
 

@@ -1,10 +1,5 @@
-using System.Globalization;
 using System.Net;
-using System.Threading.RateLimiting;
-using Analytics.Infrastructure;
-using Analytics.Telemetry;
 using Microsoft.AspNetCore.HttpOverrides;
-using Microsoft.Extensions.Options;
 
 namespace Analytics.Ingest;
 
@@ -28,32 +23,10 @@ internal static class IngestExtensions
             o.KnownProxies.Add(IPAddress.Loopback);
         });
 
-        builder.Services.AddRateLimiter(o =>
-        {
-            o.AddPolicy(IngestEndpoints.RateLimitPolicy, context =>
-            {
-                var limit = context.RequestServices.GetRequiredService<IOptions<IngestOptions>>().Value.ClientRateLimit;
-                var client = context.Connection.RemoteIpAddress?.ToString() ?? "";
-                return limit == 0
-                    ? RateLimitPartition.GetNoLimiter(client)
-                    : RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = limit,
-                        TokensPerPeriod = limit,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    });
-            });
-            o.OnRejected = (rejected, _) =>
-            {
-                var limit = rejected.HttpContext.RequestServices.GetRequiredService<IOptions<IngestOptions>>().Value.ClientRateLimit;
-                rejected.HttpContext.RequestServices.GetRequiredService<AnalyticsMetrics>().Hit(HitOutcome.RateLimited, "any");
-                rejected.HttpContext.Response.Headers.RetryAfter = "1";
-                return new ValueTask(Problems.WriteAsync(rejected.HttpContext, StatusCodes.Status429TooManyRequests, "Too many requests",
-                    string.Create(CultureInfo.InvariantCulture, $"This client sent more than {limit} hits a second (Analytics:Ingest:ClientRateLimit).")));
-            };
-        });
+        builder.Services.AddSingleton<ClientRateLimiter>();
         return builder;
     }
+
+    /// <summary>The pixel's fast path; after forwarded headers (client addresses), before routing.</summary>
+    public static IApplicationBuilder UsePixel(this IApplicationBuilder app) => app.UseMiddleware<PixelMiddleware>();
 }
