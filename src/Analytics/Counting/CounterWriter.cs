@@ -15,7 +15,8 @@ namespace Analytics.Counting;
 ///
 /// Exactness: every batch has a sequence number of this writer. A Lua script applies a site's
 /// part of a batch only if that number is not yet recorded for the site, and records it in the
-/// same atomic step, with the day marked changed for the rollup. So a batch whose answer was lost
+/// same atomic step, with the day marked changed for the rollup. On one Redis server the whole
+/// batch is one script call; on a cluster, one call per site (its keys share the site's slot). So a batch whose answer was lost
 /// can be sent again, in any order with others, and is never counted twice. The record is trimmed
 /// to the numbers still unresolved here, so it stays a handful of entries.
 ///
@@ -25,41 +26,57 @@ namespace Analytics.Counting;
 internal sealed partial class CounterWriter : BackgroundService
 {
     internal const string ApplyScript = """
-        if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
-        redis.call('EXPIRE', KEYS[1], ARGV[3])
+        -- ARGV: sequence, lowest unresolved sequence, record ttl, then per site: number of days,
+        -- then per day: date, views, #pages, #referrers, #visitors, page/views pairs,
+        -- referrer/views pairs, visitor hashes.
+        -- KEYS per site: applied record, total, changed days, then per day: day, pages, referrers, visitors.
         local a = 4
-        local k = 4
-        local total = 0
+        local k = 1
+        local applied = 0
         while a <= #ARGV do
-          local views = tonumber(ARGV[a + 1])
-          local pages = tonumber(ARGV[a + 2])
-          local referrers = tonumber(ARGV[a + 3])
-          local visitors = tonumber(ARGV[a + 4])
-          redis.call('SADD', KEYS[3], ARGV[a])
-          a = a + 5
-          redis.call('HINCRBY', KEYS[k], 'views', views)
-          for i = 1, pages do
-            redis.call('HINCRBY', KEYS[k + 1], ARGV[a], ARGV[a + 1])
-            a = a + 2
+          local days = tonumber(ARGV[a])
+          a = a + 1
+          local fresh = not redis.call('ZSCORE', KEYS[k], ARGV[1])
+          if fresh then
+            redis.call('ZADD', KEYS[k], ARGV[1], ARGV[1])
+            redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. ARGV[2])
+            redis.call('EXPIRE', KEYS[k], ARGV[3])
+            applied = applied + 1
           end
-          for i = 1, referrers do
-            redis.call('HINCRBY', KEYS[k + 2], ARGV[a], ARGV[a + 1])
-            a = a + 2
+          local total, dirty = KEYS[k + 1], KEYS[k + 2]
+          k = k + 3
+          local views = 0
+          for d = 1, days do
+            local date, dayViews = ARGV[a], tonumber(ARGV[a + 1])
+            local pages, referrers, visitors = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+            a = a + 5
+            if fresh then
+              redis.call('SADD', dirty, date)
+              redis.call('HINCRBY', KEYS[k], 'views', dayViews)
+              for i = 1, pages do
+                redis.call('HINCRBY', KEYS[k + 1], ARGV[a], ARGV[a + 1])
+                a = a + 2
+              end
+              for i = 1, referrers do
+                redis.call('HINCRBY', KEYS[k + 2], ARGV[a], ARGV[a + 1])
+                a = a + 2
+              end
+              local added = 0
+              while added < visitors do
+                local n = math.min(visitors - added, 1000)
+                redis.call('PFADD', KEYS[k + 3], unpack(ARGV, a, a + n - 1))
+                a = a + n
+                added = added + n
+              end
+              views = views + dayViews
+            else
+              a = a + 2 * (pages + referrers) + visitors
+            end
+            k = k + 4
           end
-          local added = 0
-          while added < visitors do
-            local n = math.min(visitors - added, 1000)
-            redis.call('PFADD', KEYS[k + 3], unpack(ARGV, a, a + n - 1))
-            a = a + n
-            added = added + n
-          end
-          total = total + views
-          k = k + 4
+          if views > 0 then redis.call('INCRBY', total, views) end
         end
-        redis.call('INCRBY', KEYS[2], total)
-        return 1
+        return applied
         """;
 
     private static readonly RedisValue AppliedTtlSeconds = (long)TimeSpan.FromDays(7).TotalSeconds;
@@ -82,6 +99,7 @@ internal sealed partial class CounterWriter : BackgroundService
 
     private long _bufferedHits;
     private volatile bool _redisUnreachable;
+
 
     public CounterWriter(IConnectionMultiplexer redis, IOptions<CountingOptions> options, AnalyticsMetrics metrics, ILogger<CounterWriter> logger)
     {
@@ -400,29 +418,44 @@ internal sealed partial class CounterWriter : BackgroundService
         }
 
         var db = _redis.GetDatabase();
-        var applied = new List<Task>(batch.Sites.Count);
-        foreach (var (site, days) in batch.Sites)
+        // Asked on every write: the multiplexer learns the topology when it connects.
+        if (!_redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
         {
-            var keys = new RedisKey[3 + (days.Count * 4)];
-            keys[0] = RedisKeys.Applied(site, _writerId);
-            keys[1] = RedisKeys.Total(site);
-            keys[2] = RedisKeys.Dirty(site);
-            var values = new List<RedisValue>(3 + (days.Count * 9)) { batch.Sequence, lowestUnresolved, AppliedTtlSeconds };
-            var k = 3;
+            // One server: the whole batch in one script call.
+            var (keys, values) = Arguments(batch.Sites, batch.Sequence, lowestUnresolved);
+            return db.ScriptEvaluateAsync(ApplyScript, keys, values);
+        }
+
+        // A cluster: one call per site, all of whose keys share the site's slot.
+        return Task.WhenAll(batch.Sites.Select(site =>
+        {
+            var (keys, values) = Arguments([site], batch.Sequence, lowestUnresolved);
+            return db.ScriptEvaluateAsync(ApplyScript, keys, values);
+        }));
+    }
+
+    private (RedisKey[] Keys, RedisValue[] Values) Arguments(IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, long sequence, long lowestUnresolved)
+    {
+        var keys = new List<RedisKey>();
+        var values = new List<RedisValue> { sequence, lowestUnresolved, AppliedTtlSeconds };
+        foreach (var (site, days) in sites)
+        {
+            keys.Add(RedisKeys.Applied(site, _writerId));
+            keys.Add(RedisKeys.Total(site));
+            keys.Add(RedisKeys.Dirty(site));
+            values.Add(days.Count);
             foreach (var (day, delta) in days)
             {
-                keys[k++] = RedisKeys.Day(site, day);
-                keys[k++] = RedisKeys.Pages(site, day);
-                keys[k++] = RedisKeys.Referrers(site, day);
-                keys[k++] = RedisKeys.Visitors(site, day);
+                keys.Add(RedisKeys.Day(site, day));
+                keys.Add(RedisKeys.Pages(site, day));
+                keys.Add(RedisKeys.Referrers(site, day));
+                keys.Add(RedisKeys.Visitors(site, day));
                 values.Add(RedisKeys.Date(day));
                 delta.AppendArguments(values);
             }
-
-            applied.Add(db.ScriptEvaluateAsync(ApplyScript, keys, [.. values]));
         }
 
-        return Task.WhenAll(applied);
+        return ([.. keys], [.. values]);
     }
 
     /// <summary>Hits summed per site, day, page and referrer, awaited together.</summary>
