@@ -304,6 +304,7 @@ internal sealed partial class CounterWriter : BackgroundService
             }
         }
 
+        var wasUnreachable = _redisUnreachable;
         var results = await Task.WhenAll(again.Select(TryWriteAsync));
         if (results.All(ok => ok))
         {
@@ -314,7 +315,11 @@ internal sealed partial class CounterWriter : BackgroundService
 
             if (!_redisUnreachable)
             {
-                LogRedisBack();
+                if (wasUnreachable)
+                {
+                    LogRedisBack();
+                }
+
                 _signal.Writer.TryWrite(0);
                 return true;
             }
