@@ -56,6 +56,8 @@ internal static class ServerApp
         app.UseStatusCodePages();
         app.UseCors();
         app.UseLivePages();
+        // Placed here explicitly, so WebApplication does not add it at the head of the pipeline.
+        app.UseAuthentication();
         app.UseAuthorization();
 
         app.MapIngest();
