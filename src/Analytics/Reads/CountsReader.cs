@@ -3,7 +3,6 @@ using Analytics.Counting;
 using Analytics.Rollup;
 using Analytics.Sites;
 using ClickHouse.Driver;
-using ClickHouse.Driver.ADO.Parameters;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -60,12 +59,7 @@ internal sealed partial class CountsReader(IConnectionMultiplexer redis, ClickHo
     {
         try
         {
-            var parameters = new ClickHouseParameterCollection
-            {
-                new ClickHouseDbParameter { ParameterName = "site", Value = site },
-                new ClickHouseDbParameter { ParameterName = "from", Value = RedisKeys.Date(from) },
-                new ClickHouseDbParameter { ParameterName = "to", Value = RedisKeys.Date(to) },
-            };
+            var parameters = QueryParameters.SiteDays(site, from, to);
             using var reader = await clickHouse.ExecuteReaderAsync(
                 $"SELECT date, views, visitors FROM {Schema.Database}.daily_site FINAL WHERE site = {{site:String}} AND date BETWEEN {{from:Date}} AND {{to:Date}}", parameters);
             var index = list.Select((d, i) => (d.Date, i)).ToDictionary(e => e.Date, e => e.i);

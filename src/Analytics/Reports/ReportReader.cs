@@ -4,7 +4,6 @@ using Analytics.Counting;
 using Analytics.Rollup;
 using Analytics.Sites;
 using ClickHouse.Driver;
-using ClickHouse.Driver.ADO.Parameters;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -160,12 +159,7 @@ internal sealed class ReportReader(IConnectionMultiplexer redis, ClickHouseClien
             ReportBy.Page => $"SELECT date, path AS key, views, 0 AS visitors FROM {Schema.Database}.daily_page FINAL WHERE site = {{site:String}} AND date BETWEEN {{from:Date}} AND {{to:Date}} ORDER BY date, views DESC, key",
             _ => $"SELECT date, referrer AS key, views, 0 AS visitors FROM {Schema.Database}.daily_referrer FINAL WHERE site = {{site:String}} AND date BETWEEN {{from:Date}} AND {{to:Date}} ORDER BY date, views DESC, key",
         };
-        var parameters = new ClickHouseParameterCollection
-        {
-            new ClickHouseDbParameter { ParameterName = "site", Value = site },
-            new ClickHouseDbParameter { ParameterName = "from", Value = query.From.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) },
-            new ClickHouseDbParameter { ParameterName = "to", Value = to.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) },
-        };
+        var parameters = QueryParameters.SiteDays(site, query.From, to);
         using var reader = await clickHouse.ExecuteReaderAsync(sql, parameters, cancellationToken: cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

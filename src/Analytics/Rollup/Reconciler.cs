@@ -2,7 +2,6 @@ using System.Globalization;
 using Analytics.ClickHouse;
 using Analytics.Counting;
 using ClickHouse.Driver;
-using ClickHouse.Driver.ADO.Parameters;
 using StackExchange.Redis;
 
 namespace Analytics.Rollup;
@@ -61,12 +60,7 @@ internal sealed class Reconciler(IConnectionMultiplexer redis, ClickHouseClient 
             LEFT JOIN (SELECT date, sum(views) AS page_views FROM {{Schema.Database}}.daily_page FINAL WHERE site = {site:String} AND date BETWEEN {from:Date} AND {to:Date} GROUP BY date) AS p
             USING (date)
             """;
-        var parameters = new ClickHouseParameterCollection
-        {
-            new ClickHouseDbParameter { ParameterName = "site", Value = site },
-            new ClickHouseDbParameter { ParameterName = "from", Value = RedisKeys.Date(from) },
-            new ClickHouseDbParameter { ParameterName = "to", Value = RedisKeys.Date(to) },
-        };
+        var parameters = QueryParameters.SiteDays(site, from, to);
         var result = new Dictionary<DateOnly, (long, long, long)>();
         using var reader = await clickHouse.ExecuteReaderAsync(sql, parameters, cancellationToken: cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

@@ -64,7 +64,11 @@ public sealed class ReportCliTests(Servers servers)
     public async Task DailyReportFileIsWrittenOnceAfterTheSitesMidnight()
     {
         var directory = Path.Combine(servers.Root, "daily-" + Guid.NewGuid().ToString("N")[..6]);
-        await using var app = new TestApp(servers, new() { ["Reports:DailyDirectory"] = directory, ["Analytics:Rollup:Enabled"] = "false" });
+        // A Redis of its own: no other test's rollup rolls this site's day up before the first check.
+        await using var redis = servers.PrivateRedis();
+        await redis.StartAsync();
+        using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        await using var app = new TestApp(servers, new() { ["Reports:DailyDirectory"] = directory, ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString);
         var site = Servers.NewSiteId("daily");
         var key = await app.CreateSiteAsync(site, timeZone: "Asia/Tokyo");
         // 23:30 in Tokyo on 2026-11-21.
@@ -77,7 +81,7 @@ public sealed class ReportCliTests(Servers servers)
         app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 15, 0, 30, TimeSpan.Zero));
         Assert.DoesNotContain(file, await files.WriteDueAsync());
         Assert.False(File.Exists(file));
-        await app.RollupAsync(site, servers.Redis);
+        await app.RollupAsync(site, redisClient);
         Assert.Contains(file, await files.WriteDueAsync());
 
         var rows = Csv.Parse(await File.ReadAllTextAsync(file));

@@ -185,6 +185,28 @@ public sealed class RollupTests(Servers servers)
     }
 
     [Fact]
+    public async Task CountsOfDaysRedisLetGoOfComeFromClickHouse()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("old");
+        var key = await app.CreateSiteAsync(site);
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 20, 12, 0, 0, TimeSpan.Zero));
+        await app.SendBatchAsync(key, Enumerable.Range(0, 12).Select(i => ("https://example.com/", (DateTimeOffset?)new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.Zero))));
+        await app.RollupAsync(site, servers.Redis);
+
+        // 45 days later the day's Redis keys have expired (retention 40 days); ClickHouse keeps it.
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 12, 16, 12, 0, 0, TimeSpan.Zero));
+        var day = new DateOnly(2026, 11, 1);
+        await servers.Redis.GetDatabase().KeyDeleteAsync([RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)]);
+
+        var counts = await app.CountsAsync(site, days: 60);
+
+        Assert.Equal(12, counts.ViewsOn("2026-11-01"));
+        Assert.Equal(12, counts.Days.Sum(d => d.Views));
+        Assert.Equal(12, counts.Total);
+    }
+
+    [Fact]
     public async Task TheWorkerRollsUpEveryInterval()
     {
         await using var app = new TestApp(servers, new() { ["Analytics:Rollup:Interval"] = "00:00:05" });
