@@ -22,11 +22,9 @@ internal static class ClickHouseExtensions
     }
 }
 
-/// <summary>Whether ClickHouse answers, and whether the schema is in place yet.</summary>
+/// <summary>Whether ClickHouse answers.</summary>
 internal sealed class ClickHouseStatus(ClickHouseClient client)
 {
-    public volatile bool SchemaReady;
-
     public async Task<bool> PingAsync()
     {
         try
@@ -42,7 +40,7 @@ internal sealed class ClickHouseStatus(ClickHouseClient client)
 }
 
 /// <summary>Applies the migrations at start-up; while ClickHouse is unreachable it keeps trying in the background.</summary>
-internal sealed class SchemaMigrator(ClickHouseClient client, ClickHouseStatus status, ILogger<SchemaMigrator> logger) : BackgroundService
+internal sealed class SchemaMigrator(ClickHouseClient client, ILogger<SchemaMigrator> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -51,7 +49,6 @@ internal sealed class SchemaMigrator(ClickHouseClient client, ClickHouseStatus s
             try
             {
                 await Schema.MigrateAsync(client, logger, stoppingToken);
-                status.SchemaReady = true;
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)

@@ -118,8 +118,6 @@ internal sealed partial class CounterWriter : BackgroundService
     /// <summary>Hits acknowledged while Redis was unreachable and not yet written.</summary>
     public long BufferedHits => Interlocked.Read(ref _bufferedHits);
 
-    public bool RedisUnreachable => _redisUnreachable;
-
     /// <summary>Counts one hit; the task completes once Redis has it (or it is held while Redis is away).</summary>
     public Task CountAsync(in Hit hit)
     {

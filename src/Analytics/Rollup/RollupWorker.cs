@@ -29,8 +29,6 @@ internal sealed partial class RollupWorker : BackgroundService
     /// <summary>When the last rollup finished without error (UTC).</summary>
     public DateTimeOffset? LastSuccess { get; private set; }
 
-    public int ConsecutiveFailures => _failures;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = _options.Value.Interval;
