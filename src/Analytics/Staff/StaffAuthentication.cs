@@ -89,6 +89,7 @@ internal static class StaffAccess
     public static IHostApplicationBuilder AddStaff(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<StaffStore>();
+        builder.Services.AddSingleton<LoginThrottle>();
         // No default scheme: requests to public endpoints (the pixel above all) are not authenticated
         // at all; staff endpoints name the scheme through their policy.
         builder.Services.AddAuthentication()

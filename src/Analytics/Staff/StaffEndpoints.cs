@@ -39,8 +39,15 @@ internal static class StaffEndpoints
         return app;
     }
 
-    private static async Task<IResult> LoginAsync(LoginRequest? request, StaffStore staff, HttpContext context)
+    private static async Task<IResult> LoginAsync(LoginRequest? request, StaffStore staff, LoginThrottle throttle, HttpContext context)
     {
+        if (!throttle.TryAttempt(context))
+        {
+            context.Response.Headers.RetryAfter = "60";
+            return TypedResults.Problem($"More than {LoginThrottle.AttemptsPerMinute} sign-in attempts a minute from this address; wait a minute.",
+                statusCode: StatusCodes.Status429TooManyRequests, title: "Too many sign-in attempts");
+        }
+
         if (string.IsNullOrEmpty(request?.Name))
         {
             return Problems.Invalid("name", "name is required.");

@@ -143,6 +143,29 @@ public sealed class AccessTests(Servers servers)
     }
 
     [Fact]
+    public async Task SignInAttemptsAreLimitedPerAddress()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var guesser = app.CreateClient();
+        guesser.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.99");
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 12; i++)
+        {
+            statuses.Add((await guesser.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = $"guess {i}" })).StatusCode);
+        }
+
+        Assert.Equal(Enumerable.Repeat(HttpStatusCode.Unauthorized, 10), statuses.Take(10));
+        Assert.Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses.Skip(10));
+        // Even the right password waits; another address is not held back.
+        await Http.AssertProblemAsync(await guesser.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" }), HttpStatusCode.TooManyRequests);
+        using var other = app.CreateClient();
+        other.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.100");
+        Assert.Equal(HttpStatusCode.OK, (await other.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" })).StatusCode);
+    }
+
+    [Fact]
     public async Task PasswordsAndTokensAreStoredHashed()
     {
         var s = await SetUpAsync(servers);
