@@ -25,28 +25,86 @@ internal static class PageUrl
             return false;
         }
 
-        if (!Uri.TryCreate(url.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
+        string host;
+        if (site.Site.QueryParameters.Length > 0 || !TrySimple(url, out host, out path))
         {
-            error = "url must be an absolute http(s) URL.";
-            return false;
+            if (!Uri.TryCreate(url.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
+            {
+                error = "url must be an absolute http(s) URL.";
+                return false;
+            }
+
+            host = uri.IdnHost.ToLowerInvariant();
+            path = Decode(uri.AbsolutePath);
+            if (site.Site.QueryParameters.Length > 0 && uri.Query.Length > 1)
+            {
+                path += KeptQuery(uri.Query, site.Site.QueryParameters);
+            }
         }
 
-        var host = uri.IdnHost.ToLowerInvariant();
         if (!site.OwnsHost(host))
         {
+            path = "";
             error = $"url's host '{host}' is not one of site '{site.Id}''s domains.";
             return false;
-        }
-
-        path = Decode(uri.AbsolutePath);
-        if (site.Site.QueryParameters.Length > 0 && uri.Query.Length > 1)
-        {
-            path += KeptQuery(uri.Query, site.Site.QueryParameters);
         }
 
         error = "";
         return true;
     }
+
+    /// <summary>
+    /// The common case without <see cref="Uri"/>: http(s), a plain ASCII host (and port), and a path
+    /// of plain characters (no escapes, no dot segments). Anything else goes the long way, which
+    /// gives the same answer for these URLs.
+    /// </summary>
+    private static bool TrySimple(string url, out string host, out string path)
+    {
+        host = path = "";
+        var rest = url.StartsWith("https://", StringComparison.Ordinal) ? 8 : url.StartsWith("http://", StringComparison.Ordinal) ? 7 : -1;
+        if (rest < 0)
+        {
+            return false;
+        }
+
+        var span = url.AsSpan(rest);
+        var authorityEnd = span.IndexOfAny('/', '?', '#');
+        var authority = authorityEnd < 0 ? span : span[..authorityEnd];
+        var colon = authority.IndexOf(':');
+        var hostSpan = colon < 0 ? authority : authority[..colon];
+        if (hostSpan.IsEmpty || hostSpan[^1] == '.' || hostSpan.ContainsAnyExcept(HostCharacters)
+            || (colon >= 0 && (colon == authority.Length - 1 || authority[(colon + 1)..].ContainsAnyExceptInRange('0', '9'))))
+        {
+            return false;
+        }
+
+        var pathSpan = ReadOnlySpan<char>.Empty;
+        if (authorityEnd >= 0 && span[authorityEnd] == '/')
+        {
+            pathSpan = span[authorityEnd..];
+            var pathEnd = pathSpan.IndexOfAny('?', '#');
+            if (pathEnd >= 0)
+            {
+                pathSpan = pathSpan[..pathEnd];
+            }
+
+            if (pathSpan.ContainsAnyExcept(PathCharacters) || pathSpan.Contains("/.", StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        host = hostSpan.ContainsAnyInRange('A', 'Z') ? hostSpan.ToString().ToLowerInvariant() : hostSpan.ToString();
+        path = pathSpan.IsEmpty ? "/" : pathSpan.ToString();
+        return true;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> HostCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.");
+
+    // Printable ASCII that a URL path carries as is (no '%' escapes, no backslash, no quotes or brackets Uri would escape).
+    private static readonly System.Buffers.SearchValues<char> PathCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/");
 
     /// <summary>The referrer's host, or <see cref="Hit.DirectReferrer"/> for none, an unparsable one, or the site itself.</summary>
     public static string ReferrerHost(string? referrer, SiteEntry site)

@@ -29,7 +29,10 @@ internal sealed class SiteEntry
         Site = site;
         Zone = TimeZoneInfo.FindSystemTimeZoneById(site.TimeZone);
         Domains = new HashSet<string>(site.Domains, StringComparer.OrdinalIgnoreCase);
+        _domainLookup = Domains.GetAlternateLookup<ReadOnlySpan<char>>();
     }
+
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _domainLookup;
 
     public Site Site { get; }
 
@@ -42,20 +45,21 @@ internal sealed class SiteEntry
     /// <summary>The host is one of the site's domains, or a subdomain of one (www.example.com for example.com).</summary>
     public bool OwnsHost(string host)
     {
-        if (Domains.Contains(host))
+        for (var candidate = host.AsSpan(); ; )
         {
-            return true;
-        }
-
-        for (var dot = host.IndexOf('.', StringComparison.Ordinal); dot >= 0; dot = host.IndexOf('.', dot + 1))
-        {
-            if (Domains.Contains(host[(dot + 1)..]))
+            if (_domainLookup.Contains(candidate))
             {
                 return true;
             }
-        }
 
-        return false;
+            var dot = candidate.IndexOf('.');
+            if (dot < 0)
+            {
+                return false;
+            }
+
+            candidate = candidate[(dot + 1)..];
+        }
     }
 
     public DateOnly LocalDay(DateTimeOffset instant) =>

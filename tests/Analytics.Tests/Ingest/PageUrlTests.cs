@@ -20,6 +20,30 @@ public sealed class PageUrlTests
     }
 
     [Theory]
+    [InlineData("http://example.com")]
+    [InlineData("https://example.com:8443/a/b?x=1#y")]
+    [InlineData("https://Sub.Example.COM/Mixed/Case/")]
+    [InlineData("https://example.com/a;b=c/d:e@f!$&'()*+,")]
+    [InlineData("https://example.com/a/./b/../c")]
+    [InlineData("https://example.com/%7Euser/caf%C3%A9?q")]
+    [InlineData("https://example.com/é/raw")]
+    [InlineData("https://example.com/a b")]
+    [InlineData("https://example.com/a\\b")]
+    [InlineData("https://example.com/\"quoted\"/<x>")]
+    [InlineData("HTTPS://EXAMPLE.COM/Upper")]
+    [InlineData("https://example.com#frag")]
+    [InlineData("https://example.com?only=query")]
+    [InlineData(" https://example.com/padded ")]
+    public void EveryUrlIsCountedUnderTheSamePathAsUriWouldGiveIt(string url)
+    {
+        var plain = new SiteEntry(new Site { Id = "demo", Domains = ["example.com"] });
+        var uri = new Uri(url.Trim());
+
+        Assert.True(PageUrl.TryNormalise(url, plain, 2048, out var path, out var error), error);
+        Assert.Equal(Uri.UnescapeDataString(uri.AbsolutePath), path);
+    }
+
+    [Theory]
     [InlineData(null)]
     [InlineData("")]
     [InlineData("ftp://example.com/")]
