@@ -172,7 +172,9 @@ internal sealed partial class CounterWriter : BackgroundService
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                var waitForRetry = _redisUnreachable ? retryAt - DateTime.UtcNow : Timeout.InfiniteTimeSpan;
+                // Normally wait for hits; while Redis is away, for the back-off (or, with writes
+                // still on the wire, for their outcome, which signals too).
+                var waitForRetry = _redisUnreachable && Volatile.Read(ref _inFlight) == 0 ? retryAt - DateTime.UtcNow : Timeout.InfiniteTimeSpan;
                 if (waitForRetry == Timeout.InfiniteTimeSpan)
                 {
                     await _signal.Reader.WaitToReadAsync(stoppingToken);
