@@ -207,6 +207,9 @@ internal sealed partial class CounterWriter : BackgroundService
                 }
 
                 retryAt = DateTime.UtcNow + retryDelay;
+                // Let the requests already queued on the thread pool add their hits first: a bigger
+                // batch for the price of one queue hop, not a timer.
+                await Task.Yield();
                 while (Volatile.Read(ref _inFlight) < _options.MaxWritesInFlight && TakeOpenBatch() is { } batch)
                 {
                     Launch(batch);
