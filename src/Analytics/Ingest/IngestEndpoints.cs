@@ -6,8 +6,9 @@ using Analytics.Telemetry;
 namespace Analytics.Ingest;
 
 /// <summary>
-/// The public ingest endpoints: the pixel, our JSON beacon, Plausible's and Umami's tracker
-/// payloads. Each answers only after the hit is in Redis (see <see cref="CounterWriter"/>).
+/// The public JSON ingest endpoints: our beacon, Plausible's and Umami's tracker payloads and the
+/// batch (the pixel is <see cref="PixelMiddleware"/>). Each answers only after the hit is in Redis
+/// (see <see cref="CounterWriter"/>).
 /// </summary>
 internal static class IngestEndpoints
 {
