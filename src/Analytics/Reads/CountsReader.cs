@@ -25,37 +25,21 @@ internal sealed partial class CountsReader(IConnectionMultiplexer redis, ClickHo
     {
         var db = redis.GetDatabase();
         var today = site.LocalDay(time.GetUtcNow());
-        var batch = db.CreateBatch();
-        var views = new Task<RedisValue>[days];
-        var visitors = new Task<long>[days];
-        for (var i = 0; i < days; i++)
-        {
-            var day = today.AddDays(-i);
-            views[i] = batch.HashGetAsync(RedisKeys.Day(site.Id, day), "views");
-            visitors[i] = batch.HyperLogLogLengthAsync(RedisKeys.Visitors(site.Id, day));
-        }
-
-        var total = batch.StringGetAsync(RedisKeys.Total(site.Id));
-        batch.Execute();
-        await Task.WhenAll([.. views, .. visitors, total]);
-
-        var list = new DayCount[days];
-        for (var i = 0; i < days; i++)
-        {
-            list[i] = new DayCount(RedisKeys.Date(today.AddDays(-i)), (long)views[i].Result, visitors[i].Result);
-        }
+        var total = db.StringGetAsync(RedisKeys.Total(site.Id));
+        var counters = await DayCounters.ReadAsync(db, [.. Enumerable.Range(0, days).Select(i => (site.Id, today.AddDays(-i)))], withBreakdown: false);
+        var list = counters.Select(c => new DayCount(RedisKeys.Date(c.Day), c.Views, c.Visitors)).ToArray();
 
         // Days Redis may have let go of: ClickHouse is their record.
         var firstExpired = (int)Math.Ceiling(rollup.Value.Retention.TotalDays);
-        if (days > firstExpired && Enumerable.Range(firstExpired, days - firstExpired).Any(i => views[i].Result.IsNull))
+        if (days > firstExpired && counters.Skip(firstExpired).Any(c => !c.Exists))
         {
-            await FillFromClickHouseAsync(site.Id, list, today.AddDays(-(days - 1)), today.AddDays(-firstExpired), views);
+            await FillFromClickHouseAsync(site.Id, list, today.AddDays(-(days - 1)), today.AddDays(-firstExpired), counters);
         }
 
-        return new SiteCounts(site.Id, site.Site.TimeZone, list, RedisKeys.Date(today), (long)total.Result);
+        return new SiteCounts(site.Id, site.Site.TimeZone, list, RedisKeys.Date(today), (long)await total);
     }
 
-    private async Task FillFromClickHouseAsync(string site, DayCount[] list, DateOnly from, DateOnly to, Task<RedisValue>[] inRedis)
+    private async Task FillFromClickHouseAsync(string site, DayCount[] list, DateOnly from, DateOnly to, IReadOnlyList<DayCounters> inRedis)
     {
         try
         {
@@ -66,7 +50,7 @@ internal sealed partial class CountsReader(IConnectionMultiplexer redis, ClickHo
             while (await reader.ReadAsync())
             {
                 var date = RedisKeys.Date(DateOnly.FromDateTime((DateTime)reader.GetValue(0)));
-                if (index.TryGetValue(date, out var i) && inRedis[i].Result.IsNull)
+                if (index.TryGetValue(date, out var i) && !inRedis[i].Exists)
                 {
                     list[i] = new DayCount(date, Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture));
                 }
