@@ -13,12 +13,13 @@ namespace Analytics.Counting;
 /// batches are on the wire at once, so the busier the service the bigger the batches: never a
 /// round trip per hit.
 ///
-/// Exactness: every batch has a sequence number of this writer. A Lua script applies a site's
-/// part of a batch only if that number is not yet recorded for the site, and records it in the
-/// same atomic step, with the day marked changed for the rollup. On one Redis server the whole
-/// batch is one script call; on a cluster, one call per site (its keys share the site's slot). So a batch whose answer was lost
-/// can be sent again, in any order with others, and is never counted twice. The record is trimmed
-/// to the numbers still unresolved here, so it stays a handful of entries.
+/// Exactness: every batch has a sequence number of this writer. A Lua script applies a batch only
+/// if that number is not yet in the writer's record, and records it in the same atomic step, with
+/// the days marked changed for the rollup. On one Redis server the whole batch is one script call
+/// with one record for the writer; on a cluster, one call per site with a record per site (all of
+/// a site's keys share its slot). So a batch whose answer was lost can be sent again, in any order
+/// with others, and is never counted twice. The record is trimmed to the numbers still unresolved
+/// here, so it stays a handful of entries.
 ///
 /// While Redis is unreachable, batches are held in memory (bounded; acknowledged to clients) and
 /// written when it is back.
@@ -26,57 +27,56 @@ namespace Analytics.Counting;
 internal sealed partial class CounterWriter : BackgroundService
 {
     internal const string ApplyScript = """
-        -- ARGV: sequence, lowest unresolved sequence, record ttl, then per site: number of days,
-        -- then per day: date, views, #pages, #referrers, #visitors, page/views pairs,
-        -- referrer/views pairs, visitor hashes.
-        -- KEYS per site: applied record, total, changed days, then per day: day, pages, referrers, visitors.
-        local a = 4
-        local k = 1
-        local applied = 0
+        -- KEYS: the record of batches applied (a sorted set of sequence numbers), then per site:
+        -- total, changed days, then per day: day, pages, referrers, visitors.
+        -- ARGV: sequence, lowest unresolved sequence, record ttl, then per site: number of days, then
+        -- per day: date, views, #pages, #referrers, #visitors, page/views pairs, referrer/views
+        -- pairs, visitor hashes.
+        -- Returns 1 when applied, 0 when the record already had the batch.
+        local record, sequence = KEYS[1], ARGV[1]
+        if redis.call('ZSCORE', record, sequence) then
+          return 0
+        end
+        redis.call('ZADD', record, sequence, sequence)
+        -- Trimming to the unresolved batches and renewing the expiry every 16th batch keeps the
+        -- record a handful of entries; a new record gets its expiry at once.
+        if tonumber(sequence) % 16 == 0 or redis.call('ZCARD', record) == 1 then
+          redis.call('ZREMRANGEBYSCORE', record, '-inf', '(' .. ARGV[2])
+          redis.call('EXPIRE', record, ARGV[3])
+        end
+        local a, k = 4, 2
         while a <= #ARGV do
           local days = tonumber(ARGV[a])
-          a = a + 1
-          local fresh = not redis.call('ZSCORE', KEYS[k], ARGV[1])
-          if fresh then
-            redis.call('ZADD', KEYS[k], ARGV[1], ARGV[1])
-            redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. ARGV[2])
-            redis.call('EXPIRE', KEYS[k], ARGV[3])
-            applied = applied + 1
-          end
-          local total, dirty = KEYS[k + 1], KEYS[k + 2]
-          k = k + 3
+          local total, dirty = KEYS[k], KEYS[k + 1]
+          a, k = a + 1, k + 2
           local views = 0
           for d = 1, days do
             local date, dayViews = ARGV[a], tonumber(ARGV[a + 1])
             local pages, referrers, visitors = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
             a = a + 5
-            if fresh then
-              redis.call('SADD', dirty, date)
-              redis.call('HINCRBY', KEYS[k], 'views', dayViews)
-              for i = 1, pages do
-                redis.call('HINCRBY', KEYS[k + 1], ARGV[a], ARGV[a + 1])
-                a = a + 2
-              end
-              for i = 1, referrers do
-                redis.call('HINCRBY', KEYS[k + 2], ARGV[a], ARGV[a + 1])
-                a = a + 2
-              end
-              local added = 0
-              while added < visitors do
-                local n = math.min(visitors - added, 1000)
-                redis.call('PFADD', KEYS[k + 3], unpack(ARGV, a, a + n - 1))
-                a = a + n
-                added = added + n
-              end
-              views = views + dayViews
-            else
-              a = a + 2 * (pages + referrers) + visitors
+            redis.call('SADD', dirty, date)
+            redis.call('HINCRBY', KEYS[k], 'views', dayViews)
+            for i = 1, pages do
+              redis.call('HINCRBY', KEYS[k + 1], ARGV[a], ARGV[a + 1])
+              a = a + 2
             end
+            for i = 1, referrers do
+              redis.call('HINCRBY', KEYS[k + 2], ARGV[a], ARGV[a + 1])
+              a = a + 2
+            end
+            local added = 0
+            while added < visitors do
+              local n = math.min(visitors - added, 1000)
+              redis.call('PFADD', KEYS[k + 3], unpack(ARGV, a, a + n - 1))
+              a = a + n
+              added = added + n
+            end
+            views = views + dayViews
             k = k + 4
           end
-          if views > 0 then redis.call('INCRBY', total, views) end
+          redis.call('INCRBY', total, views)
         end
-        return applied
+        return 1
         """;
 
     private static readonly RedisValue AppliedTtlSeconds = (long)TimeSpan.FromDays(7).TotalSeconds;
@@ -429,26 +429,25 @@ internal sealed partial class CounterWriter : BackgroundService
         // Asked on every write: the multiplexer learns the topology when it connects.
         if (!_redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
         {
-            // One server: the whole batch in one script call.
-            var (keys, values) = Arguments(batch.Sites, batch.Sequence, lowestUnresolved);
+            // One server: the whole batch in one script call, checked against one record.
+            var (keys, values) = Arguments(RedisKeys.Applied(_writerId), batch.Sites, batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }
 
-        // A cluster: one call per site, all of whose keys share the site's slot.
+        // A cluster: one call per site, all of whose keys (its record too) share the site's slot.
         return Task.WhenAll(batch.Sites.Select(site =>
         {
-            var (keys, values) = Arguments([site], batch.Sequence, lowestUnresolved);
+            var (keys, values) = Arguments(RedisKeys.Applied(site.Key, _writerId), [site], batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }));
     }
 
-    private (RedisKey[] Keys, RedisValue[] Values) Arguments(IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, long sequence, long lowestUnresolved)
+    private static (RedisKey[] Keys, RedisValue[] Values) Arguments(RedisKey record, IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, long sequence, long lowestUnresolved)
     {
-        var keys = new List<RedisKey>();
+        var keys = new List<RedisKey> { record };
         var values = new List<RedisValue> { sequence, lowestUnresolved, AppliedTtlSeconds };
         foreach (var (site, days) in sites)
         {
-            keys.Add(RedisKeys.Applied(site, _writerId));
             keys.Add(RedisKeys.Total(site));
             keys.Add(RedisKeys.Dirty(site));
             values.Add(days.Count);

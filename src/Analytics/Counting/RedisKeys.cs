@@ -28,8 +28,11 @@ internal static class RedisKeys
     /// <summary>The site's all-time views; never expires.</summary>
     public static RedisKey Total(string site) => $"{Prefix}{{{site}}}:total";
 
-    /// <summary>Sorted set of the batch sequence numbers of one writer (a process) applied to the site, trimmed to those still unresolved: makes retries exact.</summary>
+    /// <summary>Sorted set of the batch sequence numbers of one writer (a process) applied to the site, trimmed to those still unresolved: makes retries exact (on a cluster).</summary>
     public static RedisKey Applied(string site, string writer) => $"{Prefix}{{{site}}}:applied:{writer}";
+
+    /// <summary>The same record for all sites at once, on a single Redis server.</summary>
+    public static RedisKey Applied(string writer) => $"{Prefix}applied:{writer}";
 
     /// <summary>An Idempotency-Key of the batch endpoint: the answer given to the first request.</summary>
     public static RedisKey Idempotency(string site, string key) => $"{Prefix}{{{site}}}:idem:{key}";

@@ -12,6 +12,11 @@ public sealed class ApplyScriptTests(Servers servers)
             [RedisKeys.Applied(site, "test-writer"), RedisKeys.Total(site), RedisKeys.Dirty(site), RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)],
             [sequence, lowestUnresolved, 3600, 1, RedisKeys.Date(day), views, 1, 1, 1, path, views, Hit.DirectReferrer, views, BitConverter.GetBytes(42UL)]);
 
+    private static RedisKey[] SiteKeys(string site, DateOnly day) =>
+        [RedisKeys.Total(site), RedisKeys.Dirty(site), RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)];
+
+    private static RedisValue[] Section(DateOnly day, int views) => [1, RedisKeys.Date(day), views, 1, 1, 0, "/", views, Hit.DirectReferrer, views];
+
     [Fact]
     public async Task ABatchSentAgainInAnyOrderIsCountedOnce()
     {
@@ -34,22 +39,40 @@ public sealed class ApplyScriptTests(Servers servers)
     }
 
     [Fact]
-    public async Task OneCallCarriesSeveralSitesAndSkipsOnlyTheOnesAlreadyApplied()
+    public async Task OneCallCarriesSeveralSitesUnderOneRecord()
+    {
+        var db = servers.Redis.GetDatabase();
+        var (a, b) = (Servers.NewSiteId("apply"), Servers.NewSiteId("apply"));
+        var record = RedisKeys.Applied($"test-writer-{a}");
+        var day = new DateOnly(2026, 11, 20);
+        RedisKey[] keys = [record, .. SiteKeys(a, day), .. SiteKeys(b, day)];
+
+        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, keys, [7, 7, 3600, .. Section(day, 2), .. Section(day, 4)]));
+        // The answer was lost: the same batch again changes nothing, for either site.
+        Assert.Equal(0, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, keys, [7, 7, 3600, .. Section(day, 2), .. Section(day, 4)]));
+
+        Assert.Equal(2, (long)await db.StringGetAsync(RedisKeys.Total(a)));
+        Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(b)));
+        Assert.Equal(2, (long)await db.HashGetAsync(RedisKeys.Day(a, day), "views"));
+        Assert.Equal(4, (long)await db.HashGetAsync(RedisKeys.Pages(b, day), "/"));
+        Assert.Equal(4, (long)await db.HashGetAsync(RedisKeys.Referrers(b, day), Hit.DirectReferrer));
+        Assert.Equal([RedisKeys.Date(day)], (await db.SetMembersAsync(RedisKeys.Dirty(b))).Select(m => m.ToString()));
+    }
+
+    [Fact]
+    public async Task OnAClusterEachSitesPartIsCheckedAgainstItsOwnRecord()
     {
         var db = servers.Redis.GetDatabase();
         var (a, b) = (Servers.NewSiteId("apply"), Servers.NewSiteId("apply"));
         var day = new DateOnly(2026, 11, 20);
-        RedisKey[] Keys(string site) => [RedisKeys.Applied(site, "test-writer"), RedisKeys.Total(site), RedisKeys.Dirty(site), RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)];
-        RedisValue[] Section(int views) => [1, RedisKeys.Date(day), views, 1, 1, 0, "/", views, Hit.DirectReferrer, views];
 
-        // Site a already has batch 7 (applied by an earlier call whose answer was lost).
-        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, Keys(a), [7, 7, 3600, .. Section(2)]));
-        var applied = (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [.. Keys(a), .. Keys(b)], [7, 7, 3600, .. Section(2), .. Section(4)]);
+        // Batch 7 reached site a, and the call for site b failed: sending both parts again counts b once and a not again.
+        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(a, "w"), .. SiteKeys(a, day)], [7, 7, 3600, .. Section(day, 2)]));
+        Assert.Equal(0, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(a, "w"), .. SiteKeys(a, day)], [7, 7, 3600, .. Section(day, 2)]));
+        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(b, "w"), .. SiteKeys(b, day)], [7, 7, 3600, .. Section(day, 4)]));
 
-        Assert.Equal(1, applied);
         Assert.Equal(2, (long)await db.StringGetAsync(RedisKeys.Total(a)));
         Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(b)));
-        Assert.Equal(4, (long)await db.HashGetAsync(RedisKeys.Pages(b, day), "/"));
     }
 
     [Fact]
@@ -64,8 +87,23 @@ public sealed class ApplyScriptTests(Servers servers)
             await ApplyAsync(db, site, day, sequence, lowestUnresolved: sequence, views: 1, "/");
         }
 
-        Assert.Equal(1, await db.SortedSetLengthAsync(RedisKeys.Applied(site, "test-writer")));
+        // Trimmed at every 16th batch to those not below the lowest unresolved one: 48, 49 and 50 are left.
+        Assert.Equal([48, 49, 50], (await db.SortedSetRangeByRankAsync(RedisKeys.Applied(site, "test-writer"))).Select(m => (int)m));
         Assert.Equal(50, (long)await db.StringGetAsync(RedisKeys.Total(site)));
         Assert.NotNull(await db.KeyTimeToLiveAsync(RedisKeys.Applied(site, "test-writer")));
+    }
+
+    [Fact]
+    public async Task ANewRecordExpiresAtOnce()
+    {
+        var db = servers.Redis.GetDatabase();
+        var site = Servers.NewSiteId("apply");
+        var day = new DateOnly(2026, 11, 20);
+
+        await ApplyAsync(db, site, day, sequence: 3, lowestUnresolved: 3, views: 1, "/");
+
+        var ttl = await db.KeyTimeToLiveAsync(RedisKeys.Applied(site, "test-writer"));
+        Assert.NotNull(ttl);
+        Assert.InRange(ttl.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
     }
 }
