@@ -61,27 +61,15 @@ internal static class PageUrl
     private static bool TrySimple(string url, out string host, out string path)
     {
         host = path = "";
-        var rest = url.StartsWith("https://", StringComparison.Ordinal) ? 8 : url.StartsWith("http://", StringComparison.Ordinal) ? 7 : -1;
-        if (rest < 0)
-        {
-            return false;
-        }
-
-        var span = url.AsSpan(rest);
-        var authorityEnd = span.IndexOfAny('/', '?', '#');
-        var authority = authorityEnd < 0 ? span : span[..authorityEnd];
-        var colon = authority.IndexOf(':');
-        var hostSpan = colon < 0 ? authority : authority[..colon];
-        if (hostSpan.IsEmpty || hostSpan[^1] == '.' || hostSpan.ContainsAnyExcept(HostCharacters)
-            || (colon >= 0 && (colon == authority.Length - 1 || authority[(colon + 1)..].ContainsAnyExceptInRange('0', '9'))))
+        if (!TrySimpleHost(url, out var hostSpan, out var rest))
         {
             return false;
         }
 
         var pathSpan = ReadOnlySpan<char>.Empty;
-        if (authorityEnd >= 0 && span[authorityEnd] == '/')
+        if (!rest.IsEmpty && rest[0] == '/')
         {
-            pathSpan = span[authorityEnd..];
+            pathSpan = rest;
             var pathEnd = pathSpan.IndexOfAny('?', '#');
             if (pathEnd >= 0)
             {
@@ -94,10 +82,36 @@ internal static class PageUrl
             }
         }
 
-        host = hostSpan.ContainsAnyInRange('A', 'Z') ? hostSpan.ToString().ToLowerInvariant() : hostSpan.ToString();
+        host = LowerHost(hostSpan);
         path = pathSpan.IsEmpty ? "/" : pathSpan.ToString();
         return true;
     }
+
+    /// <summary>
+    /// An http(s) URL's host when it is plain ASCII (with an optional numeric port), and what
+    /// follows the authority; false for anything <see cref="Uri"/> has to look at.
+    /// </summary>
+    private static bool TrySimpleHost(string url, out ReadOnlySpan<char> host, out ReadOnlySpan<char> rest)
+    {
+        host = rest = default;
+        var start = url.StartsWith("https://", StringComparison.Ordinal) ? 8 : url.StartsWith("http://", StringComparison.Ordinal) ? 7 : -1;
+        if (start < 0)
+        {
+            return false;
+        }
+
+        var span = url.AsSpan(start);
+        var authorityEnd = span.IndexOfAny('/', '?', '#');
+        var authority = authorityEnd < 0 ? span : span[..authorityEnd];
+        var colon = authority.IndexOf(':');
+        host = colon < 0 ? authority : authority[..colon];
+        rest = authorityEnd < 0 ? default : span[authorityEnd..];
+        return !host.IsEmpty && host[^1] != '.' && !host.ContainsAnyExcept(HostCharacters)
+            && (colon < 0 || (colon < authority.Length - 1 && !authority[(colon + 1)..].ContainsAnyExceptInRange('0', '9')));
+    }
+
+    private static string LowerHost(ReadOnlySpan<char> host) =>
+        host.ContainsAnyInRange('A', 'Z') ? host.ToString().ToLowerInvariant() : host.ToString();
 
     private static readonly System.Buffers.SearchValues<char> HostCharacters =
         System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.");
@@ -109,13 +123,25 @@ internal static class PageUrl
     /// <summary>The referrer's host, or <see cref="Hit.DirectReferrer"/> for none, an unparsable one, or the site itself.</summary>
     public static string ReferrerHost(string? referrer, SiteEntry site)
     {
-        if (string.IsNullOrWhiteSpace(referrer) || referrer.Length > 2048
-            || !Uri.TryCreate(referrer.Trim(), UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+        if (string.IsNullOrWhiteSpace(referrer) || referrer.Length > 2048)
         {
             return Hit.DirectReferrer;
         }
 
-        var host = uri.IdnHost.ToLowerInvariant();
+        string host;
+        if (TrySimpleHost(referrer, out var simple, out _))
+        {
+            host = LowerHost(simple);
+        }
+        else if (Uri.TryCreate(referrer.Trim(), UriKind.Absolute, out var uri) && uri.Host.Length > 0)
+        {
+            host = uri.IdnHost.ToLowerInvariant();
+        }
+        else
+        {
+            return Hit.DirectReferrer;
+        }
+
         if (site.OwnsHost(host))
         {
             return Hit.DirectReferrer;

@@ -44,15 +44,67 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
             return;
         }
 
-        var query = request.Query;
-        var url = query["u"].ToString();
+        var (site, url, referrer) = ReadQuery(request.QueryString.Value);
         if (url.Length == 0)
         {
             url = request.Headers.Referer.ToString();
         }
 
-        var (error, outcome) = await IngestEndpoints.CountAsync(context, views, query["s"].ToString(), "s", url, "u", query["r"].ToString());
+        var (error, outcome) = await IngestEndpoints.CountAsync(context, views, site, "s", url, "u", referrer);
         metrics.Hit(outcome, "pixel");
         await (error ?? IngestEndpoints.GifResult.Instance).ExecuteAsync(context);
+    }
+
+    /// <summary>
+    /// <c>s</c>, <c>u</c> and <c>r</c> straight from the raw query string ("" when absent), decoded as
+    /// the request's query collection decodes them ('+' is a space, then %-escapes; names ignore
+    /// case; the first of repeated names wins), without building that collection on every hit.
+    /// </summary>
+    internal static (string Site, string Url, string Referrer) ReadQuery(string? query)
+    {
+        string site = "", url = "", referrer = "";
+        bool haveSite = false, haveUrl = false, haveReferrer = false;
+        var rest = query.AsSpan();
+        if (!rest.IsEmpty && rest[0] == '?')
+        {
+            rest = rest[1..];
+        }
+
+        while (!rest.IsEmpty)
+        {
+            var end = rest.IndexOf('&');
+            var pair = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? default : rest[(end + 1)..];
+            if (pair.Length < 2 || pair[1] != '=')
+            {
+                continue;
+            }
+
+            switch (pair[0])
+            {
+                case 's' or 'S' when !haveSite:
+                    (site, haveSite) = (Decode(pair[2..]), true);
+                    break;
+                case 'u' or 'U' when !haveUrl:
+                    (url, haveUrl) = (Decode(pair[2..]), true);
+                    break;
+                case 'r' or 'R' when !haveReferrer:
+                    (referrer, haveReferrer) = (Decode(pair[2..]), true);
+                    break;
+            }
+        }
+
+        return (site, url, referrer);
+
+        static string Decode(ReadOnlySpan<char> value)
+        {
+            if (!value.ContainsAny('+', '%'))
+            {
+                return value.ToString();
+            }
+
+            var text = value.ToString().Replace('+', ' ');
+            return text.Contains('%') ? Uri.UnescapeDataString(text) : text;
+        }
     }
 }

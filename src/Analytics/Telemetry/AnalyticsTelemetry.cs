@@ -31,12 +31,19 @@ internal static class AnalyticsTelemetry
 /// </summary>
 internal sealed class AnalyticsMetrics
 {
-    private readonly Counter<long> _hits;
+    /// <summary>The endpoint kinds hits are counted by (a bounded tag value).</summary>
+    private static readonly string[] Endpoints = ["pixel", "event", "send", "batch", "any"];
+
+    private static readonly int Outcomes = Enum.GetValues<HitOutcome>().Length;
+
+    // Hits by outcome and endpoint: the hottest instrument, so a plain array of counters that the
+    // observable counter reads at collection time, instead of a tagged measurement per hit.
+    private readonly long[] _hits = new long[Outcomes * Endpoints.Length];
 
     public AnalyticsMetrics(IMeterFactory meterFactory)
     {
         Meter = meterFactory.Create(AnalyticsTelemetry.Name, AnalyticsTelemetry.Version);
-        _hits = Meter.CreateCounter<long>("analytics.hits", "{hit}", "Hits received, by outcome and endpoint.");
+        Meter.CreateObservableCounter("analytics.hits", ObserveHits, "{hit}", "Hits received, by outcome and endpoint.");
         CommitBatchSize = Meter.CreateHistogram<int>("analytics.commit.batch_size", "{hit}", "Hits written to Redis per group commit.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] });
         CommitDuration = Meter.CreateHistogram<double>("analytics.commit.duration", "s", "Time to write one group commit to Redis.",
@@ -74,8 +81,34 @@ internal sealed class AnalyticsMetrics
 
     public Counter<long> ExportRows { get; }
 
-    public void Hit(HitOutcome outcome, string endpoint, long count = 1) =>
-        _hits.Add(count, new KeyValuePair<string, object?>("outcome", OutcomeTag(outcome)), new KeyValuePair<string, object?>("endpoint", endpoint));
+    /// <summary>Counts hits; <paramref name="endpoint"/> is one of pixel, event, send, batch or any.</summary>
+    public void Hit(HitOutcome outcome, string endpoint, long count = 1)
+    {
+        var e = Array.IndexOf(Endpoints, endpoint);
+        if (e < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(endpoint), endpoint, "Not an endpoint kind hits are counted by.");
+        }
+
+        if (count != 0)
+        {
+            Interlocked.Add(ref _hits[(int)outcome * Endpoints.Length + e], count);
+        }
+    }
+
+    /// <summary>Every (outcome, endpoint) seen so far, and counted hits of every endpoint from the start.</summary>
+    private IEnumerable<Measurement<long>> ObserveHits()
+    {
+        for (var i = 0; i < _hits.Length; i++)
+        {
+            var (outcome, endpoint) = ((HitOutcome)(i / Endpoints.Length), Endpoints[i % Endpoints.Length]);
+            var hits = Volatile.Read(ref _hits[i]);
+            if (hits > 0 || (outcome == HitOutcome.Counted && endpoint != "any"))
+            {
+                yield return new Measurement<long>(hits, new KeyValuePair<string, object?>("outcome", OutcomeTag(outcome)), new KeyValuePair<string, object?>("endpoint", endpoint));
+            }
+        }
+    }
 
     /// <summary>Hits held in memory while Redis is away.</summary>
     public void ObserveBufferedHits(Func<long> bufferedHits) =>

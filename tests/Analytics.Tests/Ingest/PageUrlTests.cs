@@ -66,6 +66,24 @@ public sealed class PageUrlTests
     public void ReferrerIsItsHost(string referrer, string host) => Assert.Equal(host, PageUrl.ReferrerHost(referrer, Site));
 
     [Theory]
+    [InlineData("https://www.Google.com/search?q=x")]
+    [InlineData("http://news.ycombinator.com")]
+    [InlineData("https://t.co:443/x")]
+    [InlineData("https://DuckDuckGo.com?q=a")]
+    [InlineData("https://duckduckgo.com#top")]
+    [InlineData("https://user@host.example/")]
+    [InlineData("https://bücher.example/")]
+    [InlineData("https://xn--bcher-kva.example/")]
+    [InlineData("https://[2001:db8::1]/x")]
+    [InlineData(" https://padded.example/ ")]
+    public void EveryReferrerGetsTheHostUriWouldGiveIt(string referrer)
+    {
+        var host = new Uri(referrer.Trim()).IdnHost.ToLowerInvariant();
+
+        Assert.Equal(host.StartsWith("www.", StringComparison.Ordinal) ? host[4..] : host, PageUrl.ReferrerHost(referrer, Site));
+    }
+
+    [Theory]
     [InlineData("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", true)]
     [InlineData("Mozilla/5.0 (compatible; bingbot/2.0)", true)]
     [InlineData("facebookexternalhit/1.1", true)]
