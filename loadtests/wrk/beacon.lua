@@ -4,14 +4,4 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "common.lua")
 
--- wrk decides before init() whether the script makes its own requests: request must exist up front.
-local next_request
-
-function request()
-  return next_request()
-end
-
-function init(args)
-  local sites, pages = common.args(args)
-  next_request = common.cycle(4096, common.beacon(sites), pages)
-end
+common.serve(4096, common.beacon)

@@ -98,4 +98,18 @@ function M.cycle(count, make, pages)
   end
 end
 
+-- Defines wrk's request() and init(args) for a script: init() builds COUNT requests with the
+-- maker that make_for(sites, days) returns and request() cycles through them. wrk decides
+-- before init() whether the script makes its own requests, so request must exist up front.
+function M.serve(count, make_for)
+  local next_request
+  function request()
+    return next_request()
+  end
+  function init(args)
+    local sites, pages, days = M.args(args)
+    next_request = M.cycle(count, make_for(sites, days), pages)
+  end
+end
+
 return M

@@ -4,18 +4,10 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "common.lua")
 
--- wrk decides before init() whether the script makes its own requests: request must exist up front.
-local next_request
-
-function request()
-  return next_request()
-end
-
-function init(args)
-  local sites, pages, days = common.args(args)
+common.serve(2048, function(sites, days)
   local pixel, beacon, batch = common.pixel(sites), common.beacon(sites), common.batch(sites, days)
-  next_request = common.cycle(2048, function(p)
+  return function(p)
     local roll = math.random(10)
     if roll <= 6 then return pixel(p) elseif roll <= 9 then return beacon(p) else return batch(p) end
-  end, pages)
-end
+  end
+end)

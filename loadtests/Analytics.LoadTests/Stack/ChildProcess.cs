@@ -1,74 +1,35 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using Analytics.LocalStack;
 
 namespace Analytics.LoadTests.Stack;
 
 /// <summary>
 /// A .NET program of ours run as a child process (the service, or a comparison target), with its
-/// output in a log file. <see cref="KillAsync"/> is kill -9; <see cref="StopAsync"/> is SIGTERM.
+/// output in a log file (a <see cref="ServerProcess"/>), plus what the harness measures of it.
+/// <see cref="KillAsync"/> is kill -9; <see cref="StopAsync"/> is SIGTERM.
 /// </summary>
-internal sealed partial class ChildProcess : IAsyncDisposable
+internal sealed class ChildProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StreamWriter _log;
-    private readonly Lock _gate = new();
-    private int _openStreams = 2;
+    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(15);
 
-    private ChildProcess(Process process, string name, string logPath, StreamWriter log)
-    {
-        _process = process;
-        Name = name;
-        LogPath = logPath;
-        _log = log;
-    }
+    private readonly ServerProcess _process;
 
-    public string Name { get; }
+    private ChildProcess(ServerProcess process) => _process = process;
 
-    public string LogPath { get; }
+    public string Name => _process.Name;
 
-    public int Pid => _process.Id;
+    public string LogPath => _process.LogPath;
+
+    public int Pid => _process.Pid;
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Starts <c>dotnet DLL ARGS</c> in <paramref name="workingDirectory"/> with extra environment variables.</summary>
-    public static ChildProcess StartDotnet(string name, string dll, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string logPath)
-    {
-        var info = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-        };
-        info.ArgumentList.Add(dll);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            info.Environment[key] = value;
-        }
-
-        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-        var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {dll}.");
-        var child = new ChildProcess(process, name, logPath, log);
-        process.OutputDataReceived += (_, e) => child.Write(e.Data);
-        process.ErrorDataReceived += (_, e) => child.Write(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return child;
-    }
+    /// <summary>Starts <c>dotnet DLL ARGS</c> in the DLL's folder with extra environment variables.</summary>
+    public static ChildProcess StartDotnet(string name, string dll, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string logPath) =>
+        new(ServerProcess.StartChild(name, DotnetHost(), [dll, .. arguments], environment, Path.GetDirectoryName(dll)!, logPath));
 
     /// <summary>CPU time used so far (user + system).</summary>
-    public TimeSpan CpuTime()
-    {
-        _process.Refresh();
-        return HasExited ? TimeSpan.Zero : _process.TotalProcessorTime;
-    }
+    public TimeSpan CpuTime() => _process.CpuTime();
 
     /// <summary>Resident memory (VmRSS) right now, in bytes; null once it has exited.</summary>
     public long? ResidentBytes() => HasExited ? null : ProcessMemory.ResidentBytes(Pid);
@@ -80,9 +41,9 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            if (HasExited)
+            if (_process.ExitCode is { } code)
             {
-                throw new InvalidOperationException($"{Name} exited at start (code {_process.ExitCode}):\n{LogTail()}");
+                throw new InvalidOperationException($"{Name} exited at start (code {code}):\n{LogTail()}");
             }
 
             try
@@ -107,79 +68,21 @@ internal sealed partial class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>kill -9, as a crash would; returns when the process is gone.</summary>
-    public async Task KillAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _ = Kill(_process.Id, SigKill);
-            await _process.WaitForExitAsync();
-        }
-    }
+    public Task KillAsync() => _process.KillAsync();
 
     /// <summary>SIGTERM (the service flushes and stops), then SIGKILL after the grace period.</summary>
-    public async Task StopAsync(TimeSpan? grace = null)
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
+    public Task StopAsync(TimeSpan? grace = null) => _process.StopAsync(grace ?? Grace);
 
-        _ = Kill(_process.Id, SigTerm);
-        using var timeout = new CancellationTokenSource(grace ?? TimeSpan.FromSeconds(15));
-        try
-        {
-            await _process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            await KillAsync();
-        }
-    }
-
-    public string LogTail(int lines = 20)
-    {
-        try
-        {
-            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var reader = new StreamReader(stream);
-            return string.Join('\n', reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(lines));
-        }
-        catch (IOException)
-        {
-            return "";
-        }
-    }
+    public string LogTail(int lines = 20) => _process.LogTail(lines);
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync();
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-    }
-
-    private void Write(string? line)
-    {
-        lock (_gate)
-        {
-            if (line is not null)
-            {
-                _log.WriteLine(line);
-            }
-            else if (--_openStreams == 0)
-            {
-                _log.Dispose();
-            }
-        }
+        await _process.StopAsync(Grace);
+        await _process.DisposeAsync();
     }
 
     private static string DotnetHost() =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
         : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
         : "dotnet";
-
-    private const int SigKill = 9;
-    private const int SigTerm = 15;
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

@@ -39,25 +39,50 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         StopLeftover(pidFile, folder);
 
         var setsid = LocalRedis.FindExecutable("setsid");
-        var info = new ProcessStartInfo(setsid ?? fileName)
+        var info = StartInfo(setsid ?? fileName, setsid is null ? arguments : [fileName, .. arguments]);
+        var server = Launch(info, name, logPath);
+        File.WriteAllText(pidFile, server.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return server;
+    }
+
+    /// <summary>
+    /// Starts a program of ours as a plain child (same session, no pid file), with extra
+    /// environment variables, in <paramref name="workingDirectory"/>: what the load harness runs.
+    /// </summary>
+    public static ServerProcess StartChild(string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string workingDirectory, string logPath)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        var info = StartInfo(fileName, arguments);
+        info.WorkingDirectory = workingDirectory;
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        return Launch(info, name, logPath);
+    }
+
+    private static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        if (setsid is not null)
-        {
-            info.ArgumentList.Add(fileName);
-        }
-
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {fileName}.");
-        File.WriteAllText(pidFile, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return info;
+    }
+
+    /// <summary>Starts the process with its output and error going to the log file.</summary>
+    private static ServerProcess Launch(ProcessStartInfo info, string name, string logPath)
+    {
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {info.FileName}.");
         var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         var gate = new object();
         var openStreams = 2;
@@ -83,6 +108,16 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return new ServerProcess(process, name, logPath);
+    }
+
+    /// <summary>Its exit code, once it has exited.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>CPU time used so far (user + system); zero once it has exited.</summary>
+    public TimeSpan CpuTime()
+    {
+        _process.Refresh();
+        return _process.HasExited ? TimeSpan.Zero : _process.TotalProcessorTime;
     }
 
     /// <summary>The last lines of the server's log, for error messages.</summary>
