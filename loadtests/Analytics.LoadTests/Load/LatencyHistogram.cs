@@ -34,16 +34,22 @@ internal sealed class LatencyHistogram
     {
         var value = Math.Clamp(microseconds, 0, MaxMicroseconds);
         Interlocked.Increment(ref _counts[Index(value)]);
-        var max = Interlocked.Read(ref _max);
-        while (value > max)
+        InterlockedMax(ref _max, value);
+    }
+
+    /// <summary>Raises <paramref name="target"/> to <paramref name="value"/> when that is larger, safely from any thread.</summary>
+    public static void InterlockedMax(ref long target, long value)
+    {
+        var current = Interlocked.Read(ref target);
+        while (value > current)
         {
-            var seen = Interlocked.CompareExchange(ref _max, value, max);
-            if (seen == max)
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
             {
-                break;
+                return;
             }
 
-            max = seen;
+            current = seen;
         }
     }
 

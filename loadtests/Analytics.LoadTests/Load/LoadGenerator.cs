@@ -118,7 +118,7 @@ internal static class LoadGenerator
                 var done = Stopwatch.GetTimestamp();
                 histogram.RecordTicks(done - (interval > 0 ? scheduled : sent));
                 counters.Add(outcome);
-                InterlockedMax(ref lastDone, done);
+                LatencyHistogram.InterlockedMax(ref lastDone, done);
                 if (!outcome.Succeeded)
                 {
                     errors.AddOrUpdate(outcome.Error!, 1, (_, n) => n + 1);
@@ -153,21 +153,6 @@ internal static class LoadGenerator
             new SortedDictionary<string, long>(errors, StringComparer.Ordinal),
             histogram.Summary(),
             expected);
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Interlocked.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 }
 
