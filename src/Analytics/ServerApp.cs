@@ -37,6 +37,9 @@ internal static class ServerApp
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
+        // Binding failures throw, so BadRequestHandler can say what was wrong.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<BadRequestHandler>();
         builder.AddTelemetry();
         builder.Services.AddRedis(builder.Configuration);
         builder.AddClickHouse();

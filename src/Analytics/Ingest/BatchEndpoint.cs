@@ -38,10 +38,10 @@ internal static class BatchEndpoint
             return Problems.Unauthorized("The ingest key is not valid.");
         }
 
-        var (body, tooLarge) = await RequestBody.ReadAsync(context.Request, views.Options.MaxBatchBytes, context.RequestAborted);
-        if (tooLarge is not null)
+        var (body, unreadable) = await RequestBody.ReadAsync(context.Request, views.Options.MaxBatchBytes, context.RequestAborted);
+        if (unreadable is not null)
         {
-            return tooLarge;
+            return unreadable;
         }
 
         var (events, parseError) = Parse(body, context.Request.ContentType);
@@ -95,16 +95,40 @@ internal static class BatchEndpoint
             return Results.Text(earlier.ToString(), "application/json", statusCode: StatusCodes.Status202Accepted);
         }
 
-        var (answer, problem) = await count();
+        Answer answer;
+        IResult? problem;
+        try
+        {
+            (answer, problem) = await count();
+        }
+        catch
+        {
+            // Not counted: free the key at once, so a retry is not refused as "still being counted".
+            await ForgetAsync(db, key);
+            throw;
+        }
+
         if (problem is not null)
         {
-            await db.KeyDeleteAsync(key);
+            await ForgetAsync(db, key);
             return problem;
         }
 
         var json = JsonSerializer.Serialize(answer, JsonDefaults.Options);
         await db.StringSetAsync(key, json, RememberedFor);
         return Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task ForgetAsync(IDatabase db, RedisKey key)
+    {
+        try
+        {
+            await db.KeyDeleteAsync(key);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // The pending marker expires by itself (PendingFor).
+        }
     }
 
     private static async Task<(Answer, IResult?)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events)
@@ -118,6 +142,12 @@ internal static class BatchEndpoint
             if (item.ValueKind != JsonValueKind.Object)
             {
                 rejected.Add(new Rejected(i, "An event must be a JSON object."));
+                continue;
+            }
+
+            if (IngestEndpoints.FirstInvalidString(item) is { } invalid)
+            {
+                rejected.Add(new Rejected(i, $"{invalid} is not valid text (it holds an unpaired UTF-16 surrogate)."));
                 continue;
             }
 
@@ -209,7 +239,7 @@ internal static class BatchEndpoint
                 }
             }
 
-            return events.Count == 0 && contentType?.Contains("json", StringComparison.OrdinalIgnoreCase) != true
+            return events.Count == 0
                 ? (null, "The body must be a JSON array or NDJSON of events.")
                 : (events, null);
         }

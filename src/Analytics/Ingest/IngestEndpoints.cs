@@ -50,13 +50,14 @@ internal static class IngestEndpoints
                 return TypedResults.Accepted((string?)null);
             }
 
-            if (root.TryGetProperty("site", out _))
+            // Plausible's tracker names the event and the domain; anything else is our beacon.
+            if (!root.TryGetProperty("site", out _) && HasAny(root, "n", "name", "d", "domain"))
             {
-                return (await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))).Problem
-                    ?? TypedResults.Accepted((string?)null);
+                return await PlausibleAsync(context, views, root);
             }
 
-            return await PlausibleAsync(context, views, root);
+            return (await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))).Problem
+                ?? TypedResults.Accepted((string?)null);
         }
     }
 
@@ -156,13 +157,18 @@ internal static class IngestEndpoints
 
             var hostname = Text(payload, "hostname");
             var path = Text(payload, "url");
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                return Problems.Invalid("url", "payload.url (the page's path) is required.");
+            }
+
             // Umami sends the path; older trackers sent the whole URL.
-            var url = path is not null && !path.StartsWith('/') ? path
+            var url = !path.StartsWith('/') ? path
                 : string.IsNullOrWhiteSpace(hostname) ? null
                 : $"https://{hostname}{path}";
             if (url is null)
             {
-                return Problems.Invalid(string.IsNullOrWhiteSpace(hostname) ? "hostname" : "url", "payload.hostname and payload.url are required.");
+                return Problems.Invalid("hostname", "payload.hostname is required when payload.url is a path.");
             }
 
             var (hit, error) = await views.PrepareAsync(site!, url, "url", Text(payload, "referrer"), ClientAddress(context), UserAgent(context));
@@ -228,6 +234,8 @@ internal static class IngestEndpoints
     {
         public static readonly GifResult Instance = new();
 
+        public static int Length => Gif.Length;
+
         public Task ExecuteAsync(HttpContext httpContext)
         {
             var response = httpContext.Response;
@@ -256,6 +264,77 @@ internal static class IngestEndpoints
 
     internal static string UserAgent(HttpContext context) => context.Request.Headers.UserAgent.ToString();
 
+    private static bool HasAny(JsonElement element, params ReadOnlySpan<string> properties)
+    {
+        foreach (var property in properties)
+        {
+            if (element.TryGetProperty(property, out _))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The first string in <paramref name="element"/> (a value or a property name) that cannot be
+    /// read as text, as a path like <c>payload.url</c>; null when every one can. The JSON parser
+    /// accepts an escaped unpaired UTF-16 surrogate (<c>"\ud800"</c>); reading it would fail.
+    /// </summary>
+    internal static string? FirstInvalidString(JsonElement element, string path = "")
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                try
+                {
+                    _ = element.GetString();
+                    return null;
+                }
+                catch (InvalidOperationException)
+                {
+                    return path.Length == 0 ? "body" : path;
+                }
+
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return path.Length == 0 ? "body" : path;
+                    }
+
+                    if (FirstInvalidString(property.Value, path.Length == 0 ? name : $"{path}.{name}") is { } invalid)
+                    {
+                        return invalid;
+                    }
+                }
+
+                return null;
+
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (FirstInvalidString(item, $"{(path.Length == 0 ? "body" : path)}[{index++}]") is { } invalid)
+                    {
+                        return invalid;
+                    }
+                }
+
+                return null;
+
+            default:
+                return null;
+        }
+    }
+
     internal static string? Text(JsonElement element, string property) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
             ? value.GetString()
@@ -276,6 +355,12 @@ internal static class IngestEndpoints
             {
                 json.Dispose();
                 return (null, Problems.Invalid("body", "The body must be a JSON object."));
+            }
+
+            if (FirstInvalidString(json.RootElement) is { } invalid)
+            {
+                json.Dispose();
+                return (null, Problems.Invalid(invalid, $"{invalid} is not valid text (it holds an unpaired UTF-16 surrogate)."));
             }
 
             return (json, null);

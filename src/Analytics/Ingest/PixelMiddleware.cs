@@ -1,3 +1,4 @@
+using Analytics.Infrastructure;
 using Analytics.Telemetry;
 
 namespace Analytics.Ingest;
@@ -14,9 +15,46 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
     public Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        return request.Path.Equals(Path, StringComparison.OrdinalIgnoreCase) && HttpMethods.IsGet(request.Method)
-            ? PixelAsync(context)
-            : next(context);
+        if (!request.Path.Equals(Path, StringComparison.OrdinalIgnoreCase))
+        {
+            return next(context);
+        }
+
+        return HttpMethods.IsGet(request.Method) ? PixelAsync(context) : OtherMethodAsync(context);
+    }
+
+    /// <summary>
+    /// HEAD gets the GIF's headers and counts nothing (link checkers and proxies ask it); a CORS
+    /// preflight is allowed; any other method is refused with 405.
+    /// </summary>
+    private static Task OtherMethodAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        response.Headers.CacheControl = "no-store";
+        if (request.Headers.Origin.Count > 0)
+        {
+            response.Headers.AccessControlAllowOrigin = "*";
+            response.Headers.AccessControlExposeHeaders = IngestEndpoints.IgnoredHeader;
+        }
+
+        if (HttpMethods.IsHead(request.Method))
+        {
+            response.ContentType = "image/gif";
+            response.ContentLength = IngestEndpoints.GifResult.Length;
+            return Task.CompletedTask;
+        }
+
+        if (HttpMethods.IsOptions(request.Method) && request.Headers.AccessControlRequestMethod.Count > 0)
+        {
+            response.Headers.AccessControlAllowMethods = "GET, HEAD";
+            response.Headers.AccessControlMaxAge = "86400";
+            response.StatusCode = StatusCodes.Status204NoContent;
+            return Task.CompletedTask;
+        }
+
+        response.Headers.Allow = "GET, HEAD";
+        return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "Method not allowed", $"{Path} answers GET (and HEAD), not {request.Method}.");
     }
 
     private async Task PixelAsync(HttpContext context)

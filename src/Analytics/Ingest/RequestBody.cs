@@ -1,10 +1,14 @@
+using System.Text.Unicode;
 using Analytics.Infrastructure;
 
 namespace Analytics.Ingest;
 
 internal static class RequestBody
 {
-    /// <summary>Reads the whole body, refusing (413) one over <paramref name="limit"/> bytes, declared or sent.</summary>
+    /// <summary>
+    /// Reads the whole body, refusing (413) one over <paramref name="limit"/> bytes, declared or sent,
+    /// and (400) an empty one or one that is not UTF-8 text.
+    /// </summary>
     public static async Task<(ReadOnlyMemory<byte> Body, IResult? Problem)> ReadAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
     {
         if (request.ContentLength > limit)
@@ -30,6 +34,12 @@ internal static class RequestBody
             return (default, Problems.Invalid("body", "The body is empty."));
         }
 
-        return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null);
+        var body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        if (!Utf8.IsValid(body.Span))
+        {
+            return (default, Problems.Invalid("body", "The body is not valid UTF-8 text."));
+        }
+
+        return (body, null);
     }
 }

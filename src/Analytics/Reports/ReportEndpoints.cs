@@ -53,7 +53,7 @@ internal static partial class ReportEndpoints
         {
             LogFailed(logger, e, site);
             response.Headers.ContentDisposition = default;
-            return e is RedisException ? Problems.Unavailable("Redis is unreachable; the report cannot be read right now.")
+            return e is RedisException or RedisTimeoutException ? Problems.Unavailable("Redis is unreachable; the report cannot be read right now.")
                 : Problems.Unavailable("ClickHouse is unreachable; the report cannot be read right now.");
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -26,13 +26,13 @@ internal sealed record ReportQuery(DateOnly From, DateOnly To, ReportBy By, Repo
         var toDate = today;
         if (!string.IsNullOrEmpty(to) && !TryDate(to, out toDate))
         {
-            return (null, "to", "to must be a date as YYYY-MM-DD.");
+            return (null, "to", DateError("to"));
         }
 
-        var fromDate = toDate.AddDays(-29);
+        var fromDate = toDate.DayNumber - 29 >= Earliest.DayNumber ? toDate.AddDays(-29) : Earliest;
         if (!string.IsNullOrEmpty(from) && !TryDate(from, out fromDate))
         {
-            return (null, "from", "from must be a date as YYYY-MM-DD.");
+            return (null, "from", DateError("from"));
         }
 
         if (fromDate > toDate)
@@ -74,6 +74,14 @@ internal sealed record ReportQuery(DateOnly From, DateOnly To, ReportBy By, Repo
     public string FileName(string site) =>
         string.Create(CultureInfo.InvariantCulture, $"{site}-{By.ToString().ToLowerInvariant()}-{From:yyyy-MM-dd}-{To:yyyy-MM-dd}.{(Format == ReportFormat.Csv ? "csv" : "json")}");
 
+    /// <summary>The dates a report can cover: those of ClickHouse's <c>Date</c> type.</summary>
+    private static readonly DateOnly Earliest = new(1970, 1, 1);
+    private static readonly DateOnly Latest = new(2149, 6, 6);
+
+    private static string DateError(string field) =>
+        $"{field} must be a date as YYYY-MM-DD, from {Earliest:yyyy-MM-dd} to {Latest:yyyy-MM-dd}.";
+
     private static bool TryDate(string text, out DateOnly date) =>
-        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date)
+        && date >= Earliest && date <= Latest;
 }

@@ -41,10 +41,10 @@ internal static class StaffEndpoints
 
     private static async Task<IResult> LoginAsync(LoginRequest? request, StaffStore staff, LoginThrottle throttle, HttpContext context)
     {
-        if (!throttle.TryAttempt(context))
+        if (!throttle.MayAttempt(context))
         {
             context.Response.Headers.RetryAfter = "60";
-            return TypedResults.Problem($"More than {LoginThrottle.AttemptsPerMinute} sign-in attempts a minute from this address; wait a minute.",
+            return TypedResults.Problem($"More than {LoginThrottle.FailuresPerMinute} failed sign-ins a minute from this address; wait a minute.",
                 statusCode: StatusCodes.Status429TooManyRequests, title: "Too many sign-in attempts");
         }
 
@@ -61,6 +61,7 @@ internal static class StaffEndpoints
         var user = await staff.GetUserAsync(request.Name);
         if (user is null || !Passwords.Verify(request.Password, user.PasswordHash))
         {
+            throttle.Failed(context);
             return Problems.Unauthorized("The name or password is wrong.");
         }
 

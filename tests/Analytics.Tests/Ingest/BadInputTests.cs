@@ -19,6 +19,12 @@ public sealed class BadInputTests(Servers servers)
         { "foreign host", """{"site":"SITE","url":"https://evil.example.net/"}""", HttpStatusCode.BadRequest, "url" },
         { "lookalike host", """{"site":"SITE","url":"https://notexample.com/"}""", HttpStatusCode.BadRequest, "url" },
         { "unknown site", """{"site":"no-such-site-anywhere","url":"https://example.com/"}""", HttpStatusCode.NotFound, null },
+        { "no site at all", """{"url":"https://example.com/"}""", HttpStatusCode.BadRequest, "site" },
+        { "unpaired surrogate in url", """{"site":"SITE","url":"https://example.com/\ud800"}""", HttpStatusCode.BadRequest, "url" },
+        { "unpaired surrogate in referrer", """{"site":"SITE","url":"https://example.com/","referrer":"https://a.example/\udc00"}""", HttpStatusCode.BadRequest, "referrer" },
+        { "plausible unpaired surrogate", """{"n":"pageview\ud800","u":"https://example.com/","d":"DOMAIN"}""", HttpStatusCode.BadRequest, "n" },
+        { "umami without url", """{"type":"event","payload":{"website":"SITE","hostname":"example.com"}}""", HttpStatusCode.BadRequest, "url" },
+        { "umami unpaired surrogate in url", """{"type":"event","payload":{"website":"SITE","hostname":"example.com","url":"/\ud83d"}}""", HttpStatusCode.BadRequest, "payload.url" },
         { "umami without website", """{"type":"event","payload":{"hostname":"example.com","url":"/"}}""", HttpStatusCode.BadRequest, "website" },
         { "plausible without domain", """{"n":"pageview","u":"https://example.com/"}""", HttpStatusCode.BadRequest, "d" },
         { "plausible foreign url", """{"n":"pageview","u":"https://evil.example.net/","d":"DOMAIN"}""", HttpStatusCode.BadRequest, "u" },
@@ -42,6 +48,31 @@ public sealed class BadInputTests(Servers servers)
         await Http.AssertProblemAsync(response, status, field);
         Assert.Equal(0, (await app.CountsAsync(site)).Total);
         Assert.Equal(0, (await app.CountsAsync(site + "-p")).Total);
+    }
+
+    [Theory]
+    [InlineData("/api/event")]
+    [InlineData("/api/send")]
+    [InlineData("/api/events")]
+    public async Task BodyThatIsNotUtf8IsRefused(string path)
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        var key = await app.CreateSiteAsync(site, domain: "example.com");
+        using var client = app.CreateClient();
+        var json = path == "/api/send"
+            ? $$$"""{"type":"event","payload":{"website":"{{{site}}}","hostname":"example.com","url":"/BAD"}}"""
+            : $$$"""{"site":"{{{site}}}","url":"https://example.com/BAD"}""";
+        // Latin-1 turns U+00FF into the single byte 0xFF, which UTF-8 never uses.
+        using var content = new ByteArrayContent(System.Text.Encoding.Latin1.GetBytes(json.Replace("BAD", "\u00FF", StringComparison.Ordinal)));
+        content.Headers.ContentType = new("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        request.Headers.Authorization = new("Bearer", key);
+
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        await Http.AssertProblemAsync(response, HttpStatusCode.BadRequest, "body");
+        Assert.Equal(0, (await app.CountsAsync(site)).Total);
     }
 
     [Theory]

@@ -33,7 +33,8 @@ public sealed class BatchTests(Servers servers)
               {"url":"ftp://example.com/c"},
               {"url":"https://example.com/d","userAgent":"Googlebot/2.1"},
               {"referrer":"https://google.com/"},
-              {"url":"https://example.com/e","ts":"not a time"}
+              {"url":"https://example.com/e","ts":"not a time"},
+              {"url":"https://example.com/f\ud800"}
             ]
             """;
 
@@ -43,7 +44,7 @@ public sealed class BatchTests(Servers servers)
         var answer = await response.ReadJsonAsync();
         Assert.Equal(2, answer.GetProperty("accepted").GetInt32());
         var rejected = answer.GetProperty("rejected").EnumerateArray().Select(r => r.GetProperty("index").GetInt32()).ToArray();
-        Assert.Equal([2, 3, 4, 5], rejected);
+        Assert.Equal([2, 3, 4, 5, 6], rejected);
         Assert.All(answer.GetProperty("rejected").EnumerateArray(), r => Assert.False(string.IsNullOrEmpty(r.GetProperty("error").GetString())));
         var today = (await app.CountsAsync(site)).Days[0];
         Assert.Equal(2, today.Views);
@@ -129,6 +130,7 @@ public sealed class BatchTests(Servers servers)
     [InlineData("[{\"url\":")]
     [InlineData("{\"url\":\"https://example.com/\"}\n{oops")]
     [InlineData("not json at all")]
+    [InlineData("  \n\t\r\n ")]
     public async Task BatchThatDoesNotParseIs400(string body)
     {
         await using var app = new TestApp(servers);

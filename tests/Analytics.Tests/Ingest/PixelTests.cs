@@ -26,6 +26,37 @@ public sealed class PixelTests(Servers servers)
         Assert.Equal(1, (await app.CountsAsync(site)).Total);
     }
 
+    [Fact]
+    public async Task PixelAnswersHeadWithoutCountingAndRefusesOtherMethods()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site);
+        using var client = app.CreateClient();
+        var pixel = new Uri($"/p.gif?s={site}&u=https://example.com/", UriKind.Relative);
+        var ct = TestContext.Current.CancellationToken;
+
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, pixel), ct);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("image/gif", head.Content.Headers.ContentType?.MediaType);
+        Assert.True(head.Headers.CacheControl?.NoStore);
+
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, pixel);
+        preflight.Headers.Add("Origin", "https://example.com");
+        preflight.Headers.Add("Access-Control-Request-Method", "GET");
+        using var allowed = await client.SendAsync(preflight, ct);
+        Assert.Equal(HttpStatusCode.NoContent, allowed.StatusCode);
+        Assert.Equal("*", allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+
+        using var post = await client.PostAsync(pixel, Http.Json("{}"), ct);
+        await Http.AssertProblemAsync(post, HttpStatusCode.MethodNotAllowed);
+        Assert.Contains("GET", post.Content.Headers.Allow);
+
+        Assert.Equal(0, (await app.CountsAsync(site)).Total);
+        (await client.GetAsync(pixel, ct)).Dispose();
+        Assert.Equal(1, (await app.CountsAsync(site)).Total);
+    }
+
     [Theory]
     [InlineData("Europe/Istanbul")]
     [InlineData("America/New_York")]

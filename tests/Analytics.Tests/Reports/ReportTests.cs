@@ -67,6 +67,9 @@ public sealed class ReportTests(Servers servers)
     [InlineData("from=2026-11-01&to=yesterday", "to")]
     [InlineData("from=2026-11-21&to=2026-11-20", "from")]
     [InlineData("from=2020-01-01&to=2026-11-20", "to")]
+    [InlineData("to=0001-01-05", "to")]
+    [InlineData("from=0001-01-01&to=2026-11-20", "from")]
+    [InlineData("from=2026-11-01&to=2150-01-01", "to")]
     [InlineData("by=week", "by")]
     [InlineData("format=xlsx", "format")]
     public async Task BadReportParametersAre400(string query, string field)

@@ -12,6 +12,9 @@ public sealed class SiteApiTests(Servers servers)
     [InlineData("""{"id":"ok-id","domains":["not a domain"]}""", "domains")]
     [InlineData("""{"id":"ok-id","domains":[]}""", "domains")]
     [InlineData("""{"id":"ok-id","domains":["example.com"],"timeZone":"Mars/Olympus_Mons"}""", "timeZone")]
+    [InlineData("""{"id":"ok-id","domains":"example.com"}""", "domains")]
+    [InlineData("""{"id":"ok-id","domains":["example.com"],"publicCounter":"yes"}""", "publicCounter")]
+    [InlineData("""{"id":"ok-id","domains":""", "body")]
     public async Task BadSiteIsRefused(string body, string field)
     {
         await using var app = new TestApp(servers);

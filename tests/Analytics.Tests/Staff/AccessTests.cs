@@ -143,12 +143,18 @@ public sealed class AccessTests(Servers servers)
     }
 
     [Fact]
-    public async Task SignInAttemptsAreLimitedPerAddress()
+    public async Task FailedSignInsAreLimitedPerAddress()
     {
         var s = await SetUpAsync(servers);
         await using var app = s.App;
         using var guesser = app.CreateClient();
         guesser.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.99");
+
+        // Signing in successfully, however often, uses up nothing.
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await guesser.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" })).StatusCode);
+        }
 
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 12; i++)

@@ -1,0 +1,40 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace Analytics.Infrastructure;
+
+/// <summary>
+/// A request body or parameter the endpoints could not bind (malformed JSON, a field of the wrong
+/// type, a body that is not JSON) is answered as problem+json that says what was wrong, with the
+/// JSON field named where the parser knows it, instead of a bare "Bad Request".
+/// </summary>
+internal sealed partial class BadRequestHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not BadHttpRequestException bad || context.Response.HasStarted)
+        {
+            return false;
+        }
+
+        var detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
+        // A value of the wrong type names its field; broken JSON (the serializer wraps the reader's
+        // own JsonException) is the body's fault wherever it broke off.
+        var field = bad.InnerException is JsonException { Path: { Length: > 2 } path, InnerException: not JsonException }
+            && path.StartsWith("$.", StringComparison.Ordinal)
+            ? JsonIndex().Replace(path[2..], "")
+            : "body";
+        context.Response.StatusCode = bad.StatusCode;
+        var problem = bad.StatusCode == StatusCodes.Status400BadRequest
+            ? new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [detail] }) { Title = $"Invalid {field}" }
+            : new Microsoft.AspNetCore.Mvc.ProblemDetails { Title = bad.StatusCode == StatusCodes.Status415UnsupportedMediaType ? "Unsupported media type" : "Bad request" };
+        problem.Status = bad.StatusCode;
+        problem.Detail = detail;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+    }
+
+    // "$.sites[2]" names the field "sites".
+    [GeneratedRegex(@"\[\d+\].*$")]
+    private static partial Regex JsonIndex();
+}
