@@ -1,16 +1,19 @@
 using System.CommandLine;
+using Analytics.Infrastructure;
 using Analytics.Sites;
 
 namespace Analytics.Cli;
 
-/// <summary><c>analytics sites add|list|remove</c>, straight against Redis.</summary>
+/// <summary><c>analytics sites add|list|update|rotate-key|remove</c>, straight against Redis (as the admin API's sites endpoints).</summary>
 internal static class SiteCommands
 {
     public static Command Create()
     {
-        var sites = new Command("sites", "Add, list and remove tracked sites.");
+        var sites = new Command("sites", "Add, list, change and remove tracked sites.");
         sites.Subcommands.Add(Add());
         sites.Subcommands.Add(List());
+        sites.Subcommands.Add(Update());
+        sites.Subcommands.Add(RotateKey());
         sites.Subcommands.Add(Remove());
         return sites;
     }
@@ -64,6 +67,62 @@ internal static class SiteCommands
                 Console.WriteLine($"{site.Id,-24} {site.TimeZone,-22} {(site.PublicCounter ? "yes" : "no"),-6} {string.Join(", ", site.Domains)}");
             }
 
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Update()
+    {
+        var id = new Argument<string>("id") { Description = "Site id" };
+        var domains = new Option<string[]>("--domain") { Description = "The site's domains, replacing the ones it has (repeat for more)", AllowMultipleArgumentsPerToken = true };
+        var timeZone = new Option<string>("--time-zone") { Description = "IANA time zone the site's days are counted in (days already counted keep their dates)" };
+        var publicCounter = new Option<bool?>("--public-counter") { Description = "true: anyone may read the counts (the embeddable counter); false: staff only" };
+        var queryParameters = new Option<string[]>("--query-parameter") { Description = "Query parameters that are part of a page's identity, replacing the ones it has (repeat for more)" };
+        var command = new Command("update", "Change a site; what is not given stays as it is (as PATCH /api/sites/{site}).") { id, domains, timeZone, publicCounter, queryParameters };
+        command.SetAction(async (parse, _) =>
+        {
+            var siteId = parse.GetValue(id)!;
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            var store = host.Get<SiteStore>();
+            if (await store.GetAsync(siteId) is not { } existing)
+            {
+                return Fail($"There is no site '{siteId}'.");
+            }
+
+            // A list option that is not given is no change (its value would be an empty list).
+            var request = new SiteRequest(null, parse.GetResult(domains) is null ? null : parse.GetValue(domains), parse.GetValue(timeZone), parse.GetValue(publicCounter),
+                parse.GetResult(queryParameters) is null ? null : parse.GetValue(queryParameters));
+            var (site, field, error) = request.ApplyTo(existing);
+            if (error is not null)
+            {
+                return Fail($"{field}: {error}");
+            }
+
+            await store.UpdateAsync(site);
+            Console.WriteLine($"Updated site {site.Id} ({string.Join(", ", site.Domains)}, {site.TimeZone}{(site.PublicCounter ? ", public counter" : "")}).");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command RotateKey()
+    {
+        var id = new Argument<string>("id") { Description = "Site id" };
+        var command = new Command("rotate-key", "Give a site a new ingest key and print it (shown only once); the old key stops working at once.") { id };
+        command.SetAction(async (parse, _) =>
+        {
+            var siteId = parse.GetValue(id)!;
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            var store = host.Get<SiteStore>();
+            if (await store.GetAsync(siteId) is not { } existing)
+            {
+                return Fail($"There is no site '{siteId}'.");
+            }
+
+            var ingestKey = Secrets.New("ik_");
+            await store.RotateIngestKeyAsync(existing, ingestKey);
+            Console.WriteLine($"Ingest key of {siteId} (for POST /api/events; shown only now): {ingestKey}");
             return 0;
         });
         return command;

@@ -35,6 +35,48 @@ public sealed class CliTests(Servers servers)
     }
 
     [Fact]
+    public async Task SitesUpdateAndRotateKeyChangeWhatTheServerSees()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("cli");
+        var oldKey = await app.CreateSiteAsync(site, domain: "example.com", publicCounter: false);
+        var redis = servers.RedisConnection;
+
+        var updated = await Infrastructure.Cli.RunAsync("sites", "update", site, "--domain", "example.org", "--public-counter", "true", "--redis", redis);
+        Assert.True(updated.ExitCode == 0, updated.Error);
+        var rotated = await Infrastructure.Cli.RunAsync("sites", "rotate-key", site, "--redis", redis);
+        Assert.True(rotated.ExitCode == 0, rotated.Error);
+        var newKey = rotated.Output.Split("shown only now): ")[1].Trim();
+
+        using var client = app.CreateClient();
+        // The server answers from its cached site list and hears of changes over Redis pub/sub:
+        // wait (at most 5 s) until the counter it now serves publicly says it has.
+        var counts = new Uri($"/api/sites/{site}/counts", UriKind.Relative);
+        for (var i = 0; i < 50 && (await client.GetAsync(counts)).StatusCode != HttpStatusCode.OK; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        await Http.AssertProblemAsync(await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.com/", UriKind.Relative)), HttpStatusCode.BadRequest, "u");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.org/", UriKind.Relative))).StatusCode);
+        foreach (var (key, status) in new[] { (oldKey, HttpStatusCode.Unauthorized), (newKey, HttpStatusCode.Accepted) })
+        {
+            using var batch = new HttpRequestMessage(HttpMethod.Post, "/api/events") { Content = Http.Json("""[{"url":"https://example.org/x"}]""") };
+            batch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            Assert.Equal(status, (await client.SendAsync(batch)).StatusCode);
+        }
+
+        Assert.Equal(2, (await app.CountsAsync(site, client: client)).Total);
+
+        var bad = await Infrastructure.Cli.RunAsync("sites", "update", site, "--time-zone", "Mars/Olympus_Mons", "--redis", redis);
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("timeZone", bad.Error, StringComparison.Ordinal);
+        var missing = await Infrastructure.Cli.RunAsync("sites", "rotate-key", "no-such-site-here", "--redis", redis);
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("no site", missing.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UsersAndTokensFromTheCliCanSignInAndRead()
     {
         await using var app = new TestApp(servers);

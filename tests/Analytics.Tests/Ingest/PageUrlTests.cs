@@ -91,5 +91,11 @@ public sealed class PageUrlTests
     [InlineData("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0 Safari/537.36", false)]
     [InlineData("Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1", false)]
     [InlineData("", false)]
+    [InlineData("curl/8.5.0", false)]
+    [InlineData("python-requests/2.32.3", false)]
+    [InlineData("Go-http-client/1.1", false)]
+    [InlineData("okhttp/4.12.0", false)]
+    [InlineData("Apache-HttpClient/4.5.14 (Java/21)", false)]
+    [InlineData("Scrapy/2.11.2 (+https://scrapy.org)", true)]
     public void KnownBotsAreRecognised(string userAgent, bool bot) => Assert.Equal(bot, BotFilter.IsBot(userAgent));
 }
