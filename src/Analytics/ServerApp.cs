@@ -36,7 +36,14 @@ internal static class ServerApp
 
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Detail ??= c.ProblemDetails.Status switch
+        {
+            // The answers ASP.NET Core gives without a word of its own.
+            StatusCodes.Status404NotFound => $"There is nothing at {c.HttpContext.Request.Method} {c.HttpContext.Request.Path}.",
+            StatusCodes.Status405MethodNotAllowed => $"{c.HttpContext.Request.Path} does not answer {c.HttpContext.Request.Method}.",
+            StatusCodes.Status415UnsupportedMediaType => "Send the body as JSON (Content-Type: application/json).",
+            _ => null,
+        });
         // Binding failures throw, so BadRequestHandler can say what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<BadRequestHandler>();

@@ -43,6 +43,7 @@ internal sealed class CliHost : IAsyncDisposable
         services.AddRedis(configuration);
         services.AddSingleton<SiteStore>();
         services.AddSingleton<StaffStore>();
+        services.AddSingleton<SiteRemoval>();
         services.AddClickHouse(configuration);
         services.AddRollupAndReports();
         return new CliHost(services.BuildServiceProvider());

@@ -131,11 +131,11 @@ internal static class SiteCommands
     private static Command Remove()
     {
         var id = new Argument<string>("id") { Description = "Site id" };
-        var command = new Command("remove", "Remove a site (its counts stay until they expire).") { id };
+        var command = new Command("remove", "Remove a site with its counts (Redis and ClickHouse) and every user's and token's access to it.") { id };
         command.SetAction(async (parse, _) =>
         {
-            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
-            if (!await host.Get<SiteStore>().DeleteAsync(parse.GetValue(id)!))
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption), parse.GetValue(ReportCommands.ClickHouseOption));
+            if (!await host.Get<SiteRemoval>().RemoveAsync(parse.GetValue(id)!))
             {
                 return Fail($"There is no site '{parse.GetValue(id)}'.");
             }

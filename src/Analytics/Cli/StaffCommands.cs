@@ -4,7 +4,7 @@ using Analytics.Staff;
 
 namespace Analytics.Cli;
 
-/// <summary><c>analytics users add|list|remove</c> and <c>analytics tokens add</c>, straight against Redis.</summary>
+/// <summary><c>analytics users add|list|remove</c> and <c>analytics tokens add|list|remove</c>, straight against Redis.</summary>
 internal static class StaffCommands
 {
     public static Command Users()
@@ -34,7 +34,7 @@ internal static class StaffCommands
             }
 
             var staff = host.Get<StaffStore>();
-            if (!await staff.CreateUserAsync(new StaffUser(parse.GetValue(name)!, Passwords.Hash(secret!), parse.GetValue(role)!, siteIds, staff.Now)))
+            if (!await staff.CreateUserAsync(StaffUser.New(parse.GetValue(name)!, Passwords.Hash(secret!), parse.GetValue(role)!, siteIds, staff.Now)))
             {
                 return SiteCommands.Fail($"There is already a user '{parse.GetValue(name)}'.");
             }
@@ -91,11 +91,42 @@ internal static class StaffCommands
             }
 
             var staff = host.Get<StaffStore>();
-            var token = await staff.CreateTokenAsync(new ApiToken(parse.GetValue(name)!, siteIds, "cli", staff.Now));
-            Console.WriteLine(token);
+            var (secret, id) = await staff.CreateTokenAsync(new ApiToken(parse.GetValue(name)!, siteIds, "cli", staff.Now));
+            // The token alone on stdout, for scripts; its id (to remove it later) on stderr.
+            Console.WriteLine(secret);
+            Console.Error.WriteLine($"Token id: {id} (analytics tokens remove {id})");
             return 0;
         });
         tokens.Subcommands.Add(add);
+
+        var list = new Command("list", "List the API tokens (never the tokens themselves: their ids, names and sites).");
+        list.SetAction(async (parse, _) =>
+        {
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            Console.WriteLine($"{"ID",-16}  {"NAME",-24} {"MADE BY",-16} {"CREATED",-20} SITES");
+            foreach (var token in await host.Get<StaffStore>().ListTokensAsync())
+            {
+                Console.WriteLine($"{token.Id,-16}  {token.Name,-24} {token.CreatedBy,-16} {token.CreatedAt.UtcDateTime,-20:yyyy-MM-dd HH:mm} {string.Join(", ", token.Sites)}");
+            }
+
+            return 0;
+        });
+        tokens.Subcommands.Add(list);
+
+        var id = new Argument<string>("id") { Description = "The token's id (from 'tokens list')" };
+        var remove = new Command("remove", "Revoke an API token; it stops working at once.") { id };
+        remove.SetAction(async (parse, _) =>
+        {
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            if (!await host.Get<StaffStore>().DeleteTokenAsync(parse.GetValue(id)!))
+            {
+                return SiteCommands.Fail($"There is no token '{parse.GetValue(id)}'.");
+            }
+
+            Console.WriteLine($"Removed token {parse.GetValue(id)}.");
+            return 0;
+        });
+        tokens.Subcommands.Add(remove);
         return tokens;
     }
 

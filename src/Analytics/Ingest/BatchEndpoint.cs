@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Analytics.Counting;
 using Analytics.Infrastructure;
 using Analytics.Sites;
@@ -14,7 +15,7 @@ namespace Analytics.Ingest;
 /// visitor's <c>ip</c> and <c>userAgent</c>. With an <c>Idempotency-Key</c>, a retried batch is
 /// counted once: the first answer is kept for a day and given again.
 /// </summary>
-internal static class BatchEndpoint
+internal static partial class BatchEndpoint
 {
     private static readonly TimeSpan PendingFor = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan RememberedFor = TimeSpan.FromDays(1);
@@ -151,6 +152,12 @@ internal static class BatchEndpoint
                 continue;
             }
 
+            if (IngestEndpoints.NotText(item, "url", "referrer", "ip", "userAgent") is { } wrong)
+            {
+                rejected.Add(new Rejected(i, $"{wrong} must be a string."));
+                continue;
+            }
+
             var userAgent = IngestEndpoints.Text(item, "userAgent");
             if (BotFilter.IsBot(userAgent))
             {
@@ -161,7 +168,7 @@ internal static class BatchEndpoint
             var at = now;
             if (item.TryGetProperty("ts", out var ts) && ts.ValueKind != JsonValueKind.Null)
             {
-                if (ts.ValueKind != JsonValueKind.String || !DateTimeOffset.TryParse(ts.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out at))
+                if (ts.ValueKind != JsonValueKind.String || !TryIsoTime(ts.GetString()!, out at))
                 {
                     rejected.Add(new Rejected(i, "ts must be an ISO 8601 date and time."));
                     continue;
@@ -196,12 +203,26 @@ internal static class BatchEndpoint
         return (new Answer(hits.Count, rejected), problem);
     }
 
+    /// <summary>
+    /// ISO 8601 date and time, <c>2026-11-20T14:05:00Z</c> or with an offset, seconds and fractions
+    /// optional; without an offset it is UTC. A date alone is its midnight UTC.
+    /// </summary>
+    internal static bool TryIsoTime(string text, out DateTimeOffset at)
+    {
+        at = default;
+        return IsoTime().IsMatch(text)
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out at);
+    }
+
+    [GeneratedRegex(@"\A\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?\z")]
+    private static partial Regex IsoTime();
+
     /// <summary>A JSON array, or one JSON object per line (NDJSON).</summary>
     private static (List<JsonElement>? Events, string? Error) Parse(ReadOnlyMemory<byte> body, string? contentType)
     {
         var span = body.Span;
         var start = 0;
-        while (start < span.Length && span[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or 0xEF or 0xBB or 0xBF)
+        while (start < span.Length && span[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
         {
             start++;
         }

@@ -56,6 +56,11 @@ internal static class IngestEndpoints
                 return await PlausibleAsync(context, views, root);
             }
 
+            if (NotText(root, "site", "url", "referrer") is { } wrong)
+            {
+                return Problems.Invalid(wrong, $"{wrong} must be a string.");
+            }
+
             return (await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))).Problem
                 ?? TypedResults.Accepted((string?)null);
         }
@@ -63,6 +68,11 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> PlausibleAsync(HttpContext context, PageViews views, JsonElement root)
     {
+        if (NotText(root, "n", "name", "u", "url", "d", "domain", "r", "referrer") is { } wrong)
+        {
+            return Problems.Invalid(wrong, $"{wrong} must be a string.");
+        }
+
         var name = Text(root, "n") ?? Text(root, "name");
         var url = Text(root, "u") ?? Text(root, "url");
         var domains = Text(root, "d") ?? Text(root, "domain");
@@ -77,14 +87,27 @@ internal static class IngestEndpoints
             return Problems.Invalid("d", "d (the site's domain) is required.");
         }
 
-        // A tracker may report to several sites at once: d="a.com,b.com".
+        // A tracker may report to several sites at once: d="a.com,b.com". A site named twice (or by
+        // two of its domains) counts the view once.
         var hits = new List<Counting.Hit>();
-        foreach (var domain in domains.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        var counted = new HashSet<string>(StringComparer.Ordinal);
+        var listed = domains.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (listed.Length == 0)
+        {
+            return Problems.Invalid("d", "d (the site's domain) is required.");
+        }
+
+        foreach (var domain in listed)
         {
             var site = await views.Sites.FindByDomainAsync(domain);
             if (site is null)
             {
                 return Problems.NotFound($"No site tracks the domain '{domain}'.");
+            }
+
+            if (!counted.Add(site.Id))
+            {
+                continue;
             }
 
             var (hit, error) = await views.PrepareAsync(site, url, "u", referrer, ClientAddress(context), UserAgent(context));
@@ -134,6 +157,11 @@ internal static class IngestEndpoints
             if (!root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object)
             {
                 return Problems.Invalid("payload", "payload must be an object.");
+            }
+
+            if (NotText(payload, "website", "hostname", "url", "referrer", "name") is { } wrong)
+            {
+                return Problems.Invalid($"payload.{wrong}", $"payload.{wrong} must be a string.");
             }
 
             if (Ignored(context))
@@ -263,6 +291,20 @@ internal static class IngestEndpoints
     internal static string? ClientAddress(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
 
     internal static string UserAgent(HttpContext context) => context.Request.Headers.UserAgent.ToString();
+
+    /// <summary>The first of <paramref name="properties"/> that is present with a value other than a string or null.</summary>
+    internal static string? NotText(JsonElement element, params ReadOnlySpan<string> properties)
+    {
+        foreach (var property in properties)
+        {
+            if (element.TryGetProperty(property, out var value) && value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+            {
+                return property;
+            }
+        }
+
+        return null;
+    }
 
     private static bool HasAny(JsonElement element, params ReadOnlySpan<string> properties)
     {

@@ -42,6 +42,13 @@ internal static class PageUrl
             }
         }
 
+        if (!IsHostName(host))
+        {
+            path = "";
+            error = "url's host is not a valid host name.";
+            return false;
+        }
+
         if (!site.OwnsHost(host))
         {
             path = "";
@@ -107,7 +114,30 @@ internal static class PageUrl
         host = colon < 0 ? authority : authority[..colon];
         rest = authorityEnd < 0 ? default : span[authorityEnd..];
         return !host.IsEmpty && host[^1] != '.' && !host.ContainsAnyExcept(HostCharacters)
-            && (colon < 0 || (colon < authority.Length - 1 && !authority[(colon + 1)..].ContainsAnyExceptInRange('0', '9')));
+            && (colon < 0 || IsPort(authority[(colon + 1)..]));
+    }
+
+    private static bool IsPort(ReadOnlySpan<char> port) =>
+        port.Length is > 0 and <= 5 && !port.ContainsAnyExceptInRange('0', '9') && int.Parse(port, provider: null) <= 65535;
+
+    /// <summary>Dot-separated labels of 1–63 characters that neither start nor end with '-' (the host is ASCII by now).</summary>
+    internal static bool IsHostName(ReadOnlySpan<char> host)
+    {
+        if (host.IsEmpty || host.Length > 253)
+        {
+            return false;
+        }
+
+        foreach (var range in host.Split('.'))
+        {
+            var label = host[range];
+            if (label.IsEmpty || label.Length > 63 || label[0] == '-' || label[^1] == '-')
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static string LowerHost(ReadOnlySpan<char> host) =>
@@ -142,7 +172,7 @@ internal static class PageUrl
             return Hit.DirectReferrer;
         }
 
-        if (site.OwnsHost(host))
+        if (!IsHostName(host) || site.OwnsHost(host))
         {
             return Hit.DirectReferrer;
         }
@@ -150,16 +180,38 @@ internal static class PageUrl
         return host.StartsWith("www.", StringComparison.Ordinal) ? host[4..] : host;
     }
 
+    /// <summary>Percent-escapes decoded, except control characters, which stay escaped (%0A, %00 …).</summary>
     private static string Decode(string path)
     {
+        string decoded;
         try
         {
-            return Uri.UnescapeDataString(path);
+            decoded = Uri.UnescapeDataString(path);
         }
         catch (UriFormatException)
         {
-            return path;
+            decoded = path;
         }
+
+        if (!decoded.AsSpan().ContainsAnyInRange('\0', '\u001f') && !decoded.Contains('\u007f', StringComparison.Ordinal))
+        {
+            return decoded;
+        }
+
+        var escaped = new StringBuilder(decoded.Length + 8);
+        foreach (var c in decoded)
+        {
+            if (c < ' ' || c == '\u007f')
+            {
+                escaped.Append('%').Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
     }
 
     private static string KeptQuery(string query, string[] keep)

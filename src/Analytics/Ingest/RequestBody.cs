@@ -40,6 +40,12 @@ internal static class RequestBody
             return (default, Problems.Invalid("body", "The body is not valid UTF-8 text."));
         }
 
+        // A byte order mark is allowed in UTF-8 (some clients send one); JSON parsing wants none.
+        if (body.Span.StartsWith("\uFEFF"u8))
+        {
+            body = body["\uFEFF"u8.Length..];
+        }
+
         return (body, null);
     }
 }

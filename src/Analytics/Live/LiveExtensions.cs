@@ -10,7 +10,7 @@ internal static class LiveExtensions
     public static IHostApplicationBuilder AddLive(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<LiveOptions>().BindConfiguration(LiveOptions.Section).ValidateOnStart()
-            .Validate(o => o.Days is >= 1 and <= 366 && o.TopPages > 0, "Analytics:Live:Days must be 1–366 and TopPages positive.");
+            .Validate(o => o.Days is >= 1 and <= 366 && o.TopPages > 0 && o.RecheckInterval > TimeSpan.Zero, "Analytics:Live:Days must be 1–366, TopPages and RecheckInterval positive.");
         var signalR = builder.Services.AddSignalR();
         if (builder.Configuration.GetValue<bool>($"{LiveOptions.Section}:{nameof(LiveOptions.RedisBackplane)}"))
         {
@@ -19,6 +19,8 @@ internal static class LiveExtensions
         }
 
         builder.Services.AddSingleton<LiveSubscriptions>();
+        builder.Services.AddSingleton<LiveStaffConnections>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveStaffConnections>());
         builder.Services.AddSingleton<TopPagesReader>();
         builder.Services.AddSingleton<LivePublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LivePublisher>());

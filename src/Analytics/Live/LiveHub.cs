@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Claims;
 using Analytics.Reads;
 using Analytics.Sites;
@@ -14,7 +15,8 @@ namespace Analytics.Live;
 /// Anyone may watch a site with a public counter; other sites need staff of that site
 /// (session cookie, or a token as <c>access_token</c>).
 /// </summary>
-internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, IOptions<LiveOptions> options, AnalyticsMetrics metrics) : Hub<ILiveClient>
+internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, LiveStaffConnections staffConnections,
+    IOptions<LiveOptions> options, AnalyticsMetrics metrics) : Hub<ILiveClient>
 {
     private const string UserItem = "user";
     private const string SitesItem = "sites";
@@ -22,8 +24,17 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
     public override async Task OnConnectedAsync()
     {
         var http = Context.GetHttpContext();
-        Context.Items[UserItem] = http is null ? null : await http.AuthenticateStaffAsync();
-        Context.Items[SitesItem] = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var user = http is null ? null : await http.AuthenticateStaffAsync();
+        // Site → watched as staff; read by LiveStaffConnections' checks while methods change it.
+        var watched = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        Context.Items[UserItem] = user;
+        Context.Items[SitesItem] = watched;
+        if (user is not null)
+        {
+            var (bearer, session) = StaffAuthentication.Credentials(http!.Request);
+            staffConnections.Add(Context, bearer, session, watched);
+        }
+
         metrics.LiveConnections.Add(1);
         await base.OnConnectedAsync();
     }
@@ -41,10 +52,9 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
                 : $"Forbidden: you have no access to site '{site}'.");
         }
 
-        var watched = (Dictionary<string, bool>)Context.Items[SitesItem]!;
-        if (!watched.ContainsKey(entry.Id))
+        var watched = (ConcurrentDictionary<string, bool>)Context.Items[SitesItem]!;
+        if (watched.TryAdd(entry.Id, staff))
         {
-            watched[entry.Id] = staff;
             subscriptions.Add(entry.Id, staff);
             await Groups.AddToGroupAsync(Context.ConnectionId, LiveSubscriptions.CountsGroup(entry.Id));
             if (staff)
@@ -63,8 +73,8 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
 
     public async Task Unsubscribe(string site)
     {
-        var watched = (Dictionary<string, bool>)Context.Items[SitesItem]!;
-        if (watched.Remove(site, out var staff))
+        var watched = (ConcurrentDictionary<string, bool>)Context.Items[SitesItem]!;
+        if (!string.IsNullOrEmpty(site) && watched.TryRemove(site, out var staff))
         {
             subscriptions.Remove(site, staff);
             await Groups.RemoveFromGroupAsync(Context.ConnectionId, LiveSubscriptions.CountsGroup(site));
@@ -75,7 +85,8 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
     public override Task OnDisconnectedAsync(Exception? exception)
     {
         metrics.LiveConnections.Add(-1);
-        if (Context.Items[SitesItem] is Dictionary<string, bool> watched)
+        staffConnections.Remove(Context.ConnectionId);
+        if (Context.Items[SitesItem] is ConcurrentDictionary<string, bool> watched)
         {
             foreach (var (site, staff) in watched)
             {

@@ -16,6 +16,9 @@ internal sealed class LiveOptions
     /// <summary>Pages and referrers in each <c>pages</c> push.</summary>
     public int TopPages { get; set; } = 10;
 
+    /// <summary>How often staff connections' credentials are checked again (a deleted user's connection closes within this).</summary>
+    public TimeSpan RecheckInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Use the SignalR Redis backplane, so pushes reach clients connected to any node.</summary>
     public bool RedisBackplane { get; set; }
 }

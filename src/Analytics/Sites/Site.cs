@@ -68,11 +68,11 @@ internal sealed class SiteEntry
 
 internal static partial class SiteRules
 {
-    [GeneratedRegex("^[a-z0-9-]{1,64}$")]
+    [GeneratedRegex(@"\A[a-z0-9-]{1,64}\z")]
     public static partial Regex Id();
 
     // A host name: labels of letters, digits and hyphens, optionally a port-less IDN already in punycode.
-    [GeneratedRegex(@"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")]
+    [GeneratedRegex(@"\A(?=.{1,253}\z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\z")]
     public static partial Regex Domain();
 
     public static bool IsTimeZone(string id) => TimeZoneInfo.TryFindSystemTimeZoneById(id, out _) && IsIana(id);

@@ -25,8 +25,8 @@ internal static class SiteEndpoints
             .RequireAuthorization(StaffAccess.StaffPolicy);
         sites.MapGet("/{site}", GetAsync).RequireAuthorization(StaffAccess.StaffPolicy);
         sites.MapPatch("/{site}", UpdateAsync).RequireAuthorization(StaffAccess.AdminPolicy);
-        sites.MapDelete("/{site}", async (string site, SiteStore store) =>
-            await store.DeleteAsync(site) ? Results.NoContent() : Problems.UnknownSite(site))
+        sites.MapDelete("/{site}", async (string site, SiteRemoval removal, CancellationToken cancellationToken) =>
+            await removal.RemoveAsync(site, cancellationToken) ? Results.NoContent() : Problems.UnknownSite(site))
             .RequireAuthorization(StaffAccess.AdminPolicy);
         sites.MapPost("/{site}/ingest-key", RotateKeyAsync).RequireAuthorization(StaffAccess.AdminPolicy);
         return app;

@@ -153,7 +153,7 @@ internal sealed class SiteStore : IDisposable
         await UpdateAsync(site with { IngestKeyHash = keyHash });
     }
 
-    /// <summary>Removes the site's configuration and ingest key. Its counts stay until they expire.</summary>
+    /// <summary>Removes the site's configuration and ingest key (<see cref="SiteRemoval"/> removes the rest).</summary>
     public async Task<bool> DeleteAsync(string id)
     {
         var site = await GetAsync(id);

@@ -5,6 +5,7 @@ internal static class SitesExtensions
     public static IHostApplicationBuilder AddSites(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<SiteStore>();
+        builder.Services.AddSingleton<SiteRemoval>();
         builder.Services.AddHostedService<SiteWarmup>();
         return builder;
     }

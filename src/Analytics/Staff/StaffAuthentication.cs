@@ -14,56 +14,53 @@ internal sealed class StaffAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    StaffStore staff,
-    IOptions<AnalyticsOptions> analytics)
+    StaffCredentials credentials)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
-    public const string SchemeName = "Analytics";
+    public const string SchemeName = StaffCredentials.SchemeName;
     public const string Cookie = "analytics_session";
-    public const string SiteClaim = "site";
+    public const string SiteClaim = StaffCredentials.SiteClaim;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var authorization = Request.Headers.Authorization.ToString();
+        var (bearer, session) = Credentials(Request);
+        if (bearer is not null)
+        {
+            return await credentials.FromBearerAsync(bearer) is { } principal
+                ? Success(principal)
+                : AuthenticateResult.Fail("The bearer token is not valid.");
+        }
+
+        if (session is not null)
+        {
+            return await credentials.FromSessionAsync(session) is { } principal
+                ? Success(principal)
+                : AuthenticateResult.Fail("The session has ended; sign in again.");
+        }
+
+        return AuthenticateResult.NoResult();
+    }
+
+    /// <summary>The bearer secret or the session cookie a request carries (a bearer wins).</summary>
+    public static (string? Bearer, string? Session) Credentials(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
         // Browsers cannot set headers on WebSockets: SignalR clients send the token in the query.
-        if (authorization.Length == 0 && Request.Path.StartsWithSegments("/hubs") && Request.Query["access_token"] is [{ Length: > 0 } queryToken])
+        if (authorization.Length == 0 && request.Path.StartsWithSegments("/hubs") && request.Query["access_token"] is [{ Length: > 0 } queryToken])
         {
             authorization = "Bearer " + queryToken;
         }
 
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            var secret = authorization[7..].Trim();
-            var adminToken = analytics.Value.AdminToken;
-            if (!string.IsNullOrEmpty(adminToken) && Secrets.FixedTimeEquals(secret, adminToken))
-            {
-                return Success("admin", Roles.Admin, []);
-            }
-
-            var token = secret.Length > 0 ? await staff.FindTokenAsync(secret) : null;
-            return token is null
-                ? AuthenticateResult.Fail("The bearer token is not valid.")
-                : Success(token.Name, Roles.ApiToken, token.Sites);
+            return (authorization[7..].Trim(), null);
         }
 
-        if (Request.Cookies.TryGetValue(Cookie, out var session) && session.Length > 0)
-        {
-            var user = await staff.FindSessionUserAsync(session);
-            return user is null
-                ? AuthenticateResult.Fail("The session has ended; sign in again.")
-                : Success(user.Name, user.Role, user.Sites);
-        }
-
-        return AuthenticateResult.NoResult();
+        return request.Cookies.TryGetValue(Cookie, out var session) && session.Length > 0 ? (null, session) : (null, null);
     }
 
-    private AuthenticateResult Success(string name, string role, string[] sites)
-    {
-        var claims = new List<Claim> { new(ClaimTypes.Name, name), new(ClaimTypes.Role, role) };
-        claims.AddRange(sites.Select(s => new Claim(SiteClaim, s)));
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
-    }
+    private static AuthenticateResult Success(ClaimsPrincipal principal) =>
+        AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
         Problems.WriteAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized", "Sign in, or send an admin or API token as Authorization: Bearer.");
@@ -89,6 +86,7 @@ internal static class StaffAccess
     public static IHostApplicationBuilder AddStaff(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<StaffStore>();
+        builder.Services.AddSingleton<StaffCredentials>();
         builder.Services.AddSingleton<LoginThrottle>();
         // No default scheme: requests to public endpoints (the pixel above all) are not authenticated
         // at all; staff endpoints name the scheme through their policy.

@@ -18,7 +18,12 @@ internal static class StaffEndpoints
 
     internal sealed record NewToken(string? Name, string[]? Sites);
 
-    internal sealed record TokenCreated(string Token, string Name, string[] Sites);
+    internal sealed record TokenCreated(string Token, string Id, string Name, string[] Sites);
+
+    internal sealed record TokenView(string Id, string Name, string[] Sites, string CreatedBy, DateTimeOffset CreatedAt)
+    {
+        public static TokenView Of(ApiToken token) => new(token.Id, token.Name, token.Sites, token.CreatedBy, token.CreatedAt);
+    }
 
     internal sealed record Me(string Name, string Role, IReadOnlyList<string> Sites);
 
@@ -35,9 +40,43 @@ internal static class StaffEndpoints
         users.MapDelete("/{name}", async Task<Results<NoContent, ProblemHttpResult>> (string name, StaffStore staff) =>
             await staff.DeleteUserAsync(name) ? TypedResults.NoContent() : Problems.NotFound($"There is no user '{name}'."));
 
-        app.MapPost("/api/tokens", CreateTokenAsync).RequireAuthorization(StaffAccess.StaffPolicy);
+        var tokens = app.MapGroup("/api/tokens").RequireAuthorization(StaffAccess.StaffPolicy);
+        tokens.MapPost("", CreateTokenAsync);
+        tokens.MapGet("", ListTokensAsync);
+        tokens.MapDelete("/{id}", DeleteTokenAsync);
         return app;
     }
+
+    /// <summary>Admins see every token; other staff the ones they made.</summary>
+    private static async Task<IResult> ListTokensAsync(ClaimsPrincipal caller, StaffStore staff)
+    {
+        if (caller.IsInRole(Roles.ApiToken))
+        {
+            return Problems.Forbidden("An API token cannot list tokens; sign in as staff.");
+        }
+
+        return TypedResults.Ok((await staff.ListTokensAsync()).Where(t => MayManage(caller, t)).Select(TokenView.Of));
+    }
+
+    /// <summary>Revokes a token at once: admins any, other staff their own (others' are "not found").</summary>
+    private static async Task<IResult> DeleteTokenAsync(string id, ClaimsPrincipal caller, StaffStore staff)
+    {
+        if (caller.IsInRole(Roles.ApiToken))
+        {
+            return Problems.Forbidden("An API token cannot remove tokens; sign in as staff.");
+        }
+
+        var token = (await staff.ListTokensAsync()).FirstOrDefault(t => t.Id == id);
+        if (token is null || !MayManage(caller, token) || !await staff.DeleteTokenAsync(id))
+        {
+            return Problems.NotFound($"There is no token '{id}'.");
+        }
+
+        return TypedResults.NoContent();
+    }
+
+    private static bool MayManage(ClaimsPrincipal caller, ApiToken token) =>
+        caller.IsAdmin() || (token.CreatorStamp is not null && token.CreatedBy == caller.Identity?.Name && token.CreatorStamp == caller.FindFirstValue(StaffCredentials.StampClaim));
 
     private static async Task<IResult> LoginAsync(LoginRequest? request, StaffStore staff, LoginThrottle throttle, HttpContext context)
     {
@@ -65,7 +104,7 @@ internal static class StaffEndpoints
             return Problems.Unauthorized("The name or password is wrong.");
         }
 
-        var session = await staff.CreateSessionAsync(user.Name);
+        var session = await staff.CreateSessionAsync(user);
         context.Response.Cookies.Append(StaffAuthentication.Cookie, session, new CookieOptions
         {
             HttpOnly = true,
@@ -104,7 +143,7 @@ internal static class StaffEndpoints
             return problem;
         }
 
-        var user = new StaffUser(name, Passwords.Hash(password), role, siteIds, staff.Now);
+        var user = StaffUser.New(name, Passwords.Hash(password), role, siteIds, staff.Now);
         if (!await staff.CreateUserAsync(user))
         {
             return Problems.Conflict($"There is already a user '{name}'.");
@@ -120,9 +159,9 @@ internal static class StaffEndpoints
             return Problems.Forbidden("An API token cannot create tokens; sign in as staff.");
         }
 
-        if (string.IsNullOrWhiteSpace(request?.Name) || request.Name.Length > 100)
+        if (string.IsNullOrWhiteSpace(request?.Name) || request.Name.Length > 100 || request.Name.Any(char.IsControl))
         {
-            return Problems.Invalid("name", "name is required (at most 100 characters).");
+            return Problems.Invalid("name", "name is required: at most 100 characters, no control characters.");
         }
 
         if (request.Sites is not { Length: > 0 })
@@ -141,8 +180,8 @@ internal static class StaffEndpoints
             return Problems.Forbidden($"You cannot give a token access to site '{outOfScope}'.");
         }
 
-        var token = await staff.CreateTokenAsync(new ApiToken(request.Name, siteIds, caller.Identity!.Name!, staff.Now));
-        return TypedResults.Created((string?)null, new TokenCreated(token, request.Name, siteIds));
+        var (secret, id) = await staff.CreateTokenAsync(new ApiToken(request.Name, siteIds, caller.Identity!.Name!, staff.Now, caller.FindFirstValue(StaffCredentials.StampClaim)));
+        return TypedResults.Created($"/api/tokens/{id}", new TokenCreated(secret, id, request.Name, siteIds));
     }
 
     private static async Task<(string[] Sites, IResult? Problem)> CheckSitesAsync(string[] requested, SiteStore sites)

@@ -14,9 +14,28 @@ internal static class Roles
     public const string ApiToken = "token";
 }
 
-internal sealed record StaffUser(string Name, string PasswordHash, string Role, string[] Sites, DateTimeOffset CreatedAt);
+/// <summary>
+/// A staff user. <see cref="Stamp"/> is new each time a user of this name is created, so sessions
+/// and tokens of a deleted user do not come back when the name is used again (users from before
+/// stamps have none).
+/// </summary>
+internal sealed record StaffUser(string Name, string PasswordHash, string Role, string[] Sites, DateTimeOffset CreatedAt, string? Stamp = null)
+{
+    public static StaffUser New(string name, string passwordHash, string role, string[] sites, DateTimeOffset createdAt) =>
+        new(name, passwordHash, role, sites, createdAt, Guid.NewGuid().ToString("N"));
+}
 
-internal sealed record ApiToken(string Name, string[] Sites, string CreatedBy, DateTimeOffset CreatedAt);
+/// <summary>
+/// An API token. One made by a signed-in user carries that user's <see cref="StaffUser.Stamp"/> and
+/// works only while that user exists, for the sites the user may still read; one made with the
+/// admin token (<see cref="CreatorStamp"/> null) works until it is removed.
+/// </summary>
+internal sealed record ApiToken(string Name, string[] Sites, string CreatedBy, DateTimeOffset CreatedAt, string? CreatorStamp = null)
+{
+    /// <summary>Names the token in lists and in <c>DELETE /api/tokens/{id}</c>: the start of its hash, which reveals nothing of it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Id { get; init; } = "";
+}
 
 /// <summary>Staff users, API tokens and login sessions, in Redis so every node shares them.</summary>
 internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time)
@@ -40,34 +59,119 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
         return [.. all.Select(e => JsonSerializer.Deserialize<StaffUser>(e.Value.ToString(), JsonDefaults.Options)!).OrderBy(u => u.Name, StringComparer.Ordinal)];
     }
 
-    public Task<bool> DeleteUserAsync(string name) => Db.HashDeleteAsync(RedisKeys.Users, name);
+    /// <summary>Deletes the user and the API tokens they made (which stop working with them anyway).</summary>
+    public async Task<bool> DeleteUserAsync(string name)
+    {
+        var user = await GetUserAsync(name);
+        if (user is null || !await Db.HashDeleteAsync(RedisKeys.Users, name))
+        {
+            return false;
+        }
 
-    /// <summary>Creates a token and returns it; only its hash is stored, so this is the one time it is seen.</summary>
-    public async Task<string> CreateTokenAsync(ApiToken token)
+        foreach (var token in await ListTokensAsync())
+        {
+            if (token.CreatorStamp is not null && token.CreatedBy == name && token.CreatorStamp == user.Stamp)
+            {
+                await DeleteTokenAsync(token.Id);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes a deleted site out of every user's and token's sites.</summary>
+    public async Task ForgetSiteAsync(string site)
+    {
+        foreach (var entry in await Db.HashGetAllAsync(RedisKeys.Users))
+        {
+            var user = JsonSerializer.Deserialize<StaffUser>(entry.Value.ToString(), JsonDefaults.Options)!;
+            if (user.Sites.Contains(site, StringComparer.Ordinal))
+            {
+                await Db.HashSetAsync(RedisKeys.Users, entry.Name, JsonSerializer.Serialize(user with { Sites = [.. user.Sites.Where(s => s != site)] }, JsonDefaults.Options));
+            }
+        }
+
+        foreach (var entry in await Db.HashGetAllAsync(RedisKeys.Tokens))
+        {
+            var token = JsonSerializer.Deserialize<ApiToken>(entry.Value.ToString(), JsonDefaults.Options)!;
+            if (token.Sites.Contains(site, StringComparer.Ordinal))
+            {
+                await Db.HashSetAsync(RedisKeys.Tokens, entry.Name, JsonSerializer.Serialize(token with { Sites = [.. token.Sites.Where(s => s != site)] }, JsonDefaults.Options));
+            }
+        }
+    }
+
+    /// <summary>Creates a token and returns it with its id; only its hash is stored, so this is the one time it is seen.</summary>
+    public async Task<(string Secret, string Id)> CreateTokenAsync(ApiToken token)
     {
         var secret = Secrets.New("at_");
-        await Db.HashSetAsync(RedisKeys.Tokens, Secrets.Hash(secret), JsonSerializer.Serialize(token, JsonDefaults.Options));
-        return secret;
+        var hash = Secrets.Hash(secret);
+        await Db.HashSetAsync(RedisKeys.Tokens, hash, JsonSerializer.Serialize(token, JsonDefaults.Options));
+        return (secret, TokenId(hash));
     }
 
     public async Task<ApiToken?> FindTokenAsync(string secret)
     {
-        var json = await Db.HashGetAsync(RedisKeys.Tokens, Secrets.Hash(secret));
-        return json.IsNull ? null : JsonSerializer.Deserialize<ApiToken>(json.ToString(), JsonDefaults.Options);
+        var hash = Secrets.Hash(secret);
+        var json = await Db.HashGetAsync(RedisKeys.Tokens, hash);
+        return json.IsNull ? null : ReadToken(hash, json);
     }
 
-    public async Task<string> CreateSessionAsync(string userName)
+    public async Task<IReadOnlyList<ApiToken>> ListTokensAsync()
+    {
+        var all = await Db.HashGetAllAsync(RedisKeys.Tokens);
+        return [.. all.Select(e => ReadToken(e.Name.ToString(), e.Value)).OrderBy(t => t.CreatedAt)];
+    }
+
+    /// <summary>Removes the token with this id; false when there is none.</summary>
+    public async Task<bool> DeleteTokenAsync(string id)
+    {
+        if (id.Length != TokenIdLength)
+        {
+            return false;
+        }
+
+        foreach (var entry in await Db.HashGetAllAsync(RedisKeys.Tokens))
+        {
+            var hash = entry.Name.ToString();
+            if (TokenId(hash) == id)
+            {
+                return await Db.HashDeleteAsync(RedisKeys.Tokens, hash);
+            }
+        }
+
+        return false;
+    }
+
+    private const int TokenIdLength = 16;
+
+    private static string TokenId(string hash) => hash[..TokenIdLength];
+
+    private static ApiToken ReadToken(string hash, RedisValue json) =>
+        JsonSerializer.Deserialize<ApiToken>(json.ToString(), JsonDefaults.Options)! with { Id = TokenId(hash) };
+
+    public async Task<string> CreateSessionAsync(StaffUser user)
     {
         var secret = Secrets.New("s_");
-        await Db.StringSetAsync(RedisKeys.Session(Secrets.Hash(secret)), userName, SessionLifetime);
+        await Db.StringSetAsync(RedisKeys.Session(Secrets.Hash(secret)), $"{user.Name}\n{user.Stamp}", SessionLifetime);
         return secret;
     }
 
-    /// <summary>The signed-in user of a session cookie; a deleted user's sessions stop working at once.</summary>
+    /// <summary>
+    /// The signed-in user of a session cookie; a deleted user's sessions stop working at once, and
+    /// do not work for a new user of the same name.
+    /// </summary>
     public async Task<StaffUser?> FindSessionUserAsync(string secret)
     {
-        var name = await Db.StringGetAsync(RedisKeys.Session(Secrets.Hash(secret)));
-        return name.IsNull ? null : await GetUserAsync(name.ToString());
+        var value = await Db.StringGetAsync(RedisKeys.Session(Secrets.Hash(secret)));
+        if (value.IsNull)
+        {
+            return null;
+        }
+
+        var parts = value.ToString().Split('\n', 2);
+        var user = await GetUserAsync(parts[0]);
+        return user is not null && (user.Stamp ?? "") == (parts.Length > 1 ? parts[1] : "") ? user : null;
     }
 
     public Task DeleteSessionAsync(string secret) => Db.KeyDeleteAsync(RedisKeys.Session(Secrets.Hash(secret)));

@@ -4,7 +4,7 @@ namespace Analytics.Staff;
 
 internal static partial class UserRules
 {
-    [GeneratedRegex("^[A-Za-z0-9._@-]{1,64}$")]
+    [GeneratedRegex(@"\A[A-Za-z0-9._@-]{1,64}\z")]
     private static partial Regex Name();
 
     /// <summary>The field at fault and why, or nulls when the new user is fine.</summary>

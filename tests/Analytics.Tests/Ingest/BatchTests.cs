@@ -34,7 +34,10 @@ public sealed class BatchTests(Servers servers)
               {"url":"https://example.com/d","userAgent":"Googlebot/2.1"},
               {"referrer":"https://google.com/"},
               {"url":"https://example.com/e","ts":"not a time"},
-              {"url":"https://example.com/f\ud800"}
+              {"url":"https://example.com/f\ud800"},
+              {"url":"https://example.com/g","ip":19216801},
+              {"url":"https://example.com/h","ts":"Nov 20"},
+              {"url":"https://example.com/i","ts":"11/20/2026"}
             ]
             """;
 
@@ -44,7 +47,7 @@ public sealed class BatchTests(Servers servers)
         var answer = await response.ReadJsonAsync();
         Assert.Equal(2, answer.GetProperty("accepted").GetInt32());
         var rejected = answer.GetProperty("rejected").EnumerateArray().Select(r => r.GetProperty("index").GetInt32()).ToArray();
-        Assert.Equal([2, 3, 4, 5, 6], rejected);
+        Assert.Equal([2, 3, 4, 5, 6, 7, 8, 9], rejected);
         Assert.All(answer.GetProperty("rejected").EnumerateArray(), r => Assert.False(string.IsNullOrEmpty(r.GetProperty("error").GetString())));
         var today = (await app.CountsAsync(site)).Days[0];
         Assert.Equal(2, today.Views);
@@ -124,6 +127,22 @@ public sealed class BatchTests(Servers servers)
         using var other = await client.SendAsync(Batch(otherKey, body));
         Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
         Assert.Equal(0, (await app.CountsAsync(site)).Total);
+    }
+
+    [Theory]
+    [InlineData("[{\"url\":\"https://example.com/x\"}]", "application/json")]
+    [InlineData("{\"url\":\"https://example.com/x\"}\n", "application/x-ndjson")]
+    public async Task BatchWithAByteOrderMarkIsCounted(string body, string mediaType)
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        var key = await app.CreateSiteAsync(site);
+        using var client = app.CreateClient();
+
+        using var response = await client.SendAsync(Batch(key, "\uFEFF" + body, mediaType));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(1, (await app.CountsAsync(site)).Total);
     }
 
     [Theory]

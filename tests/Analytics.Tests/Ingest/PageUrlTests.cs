@@ -20,6 +20,15 @@ public sealed class PageUrlTests
     }
 
     [Theory]
+    [InlineData("https://example.com/a%0Ab%00c%7F", "/a%0Ab%00c%7F")]
+    [InlineData("https://example.com/tab%09here", "/tab%09here")]
+    public void ControlCharactersStayEscapedInThePath(string url, string path)
+    {
+        Assert.True(PageUrl.TryNormalise(url, Site, 2048, out var normalised, out var error), error);
+        Assert.Equal(path, normalised);
+    }
+
+    [Theory]
     [InlineData("http://example.com")]
     [InlineData("https://example.com:8443/a/b?x=1#y")]
     [InlineData("https://Sub.Example.COM/Mixed/Case/")]
@@ -51,6 +60,11 @@ public sealed class PageUrlTests
     [InlineData("//example.com/")]
     [InlineData("https://example.com.evil.net/")]
     [InlineData("https://badexample.com/")]
+    [InlineData("https://example.com:99999/")]
+    [InlineData("https://.example.com/x")]
+    [InlineData("https://a..example.com/x")]
+    [InlineData("https://-.example.com/x")]
+    [InlineData("https://a-.example.com/x")]
     public void UrlThatIsNotThisSitesPageIsRefused(string? url)
     {
         Assert.False(PageUrl.TryNormalise(url, Site, 2048, out _, out var error));

@@ -55,6 +55,29 @@ public sealed class TrackerPayloadTests(Servers servers)
     }
 
     [Fact]
+    public async Task PlausibleViewNamingASiteTwiceCountsOnce()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        var domain = site + ".example.org";
+        await app.CreateSiteAsync(site, domain: domain);
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+
+        foreach (var d in new[] { $"{domain},{domain}", $"{domain}, www.{domain},{domain.ToUpperInvariant()}" })
+        {
+            using var response = await client.PostAsync(new Uri("/api/event", UriKind.Relative),
+                Http.Json($$"""{"n":"pageview","u":"https://{{domain}}/","d":"{{d}}"}""", "text/plain"));
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        using var empty = await client.PostAsync(new Uri("/api/event", UriKind.Relative),
+            Http.Json($$"""{"n":"pageview","u":"https://{{domain}}/","d":" , "}""", "text/plain"));
+        await Http.AssertProblemAsync(empty, HttpStatusCode.BadRequest, "d");
+        Assert.Equal(2, (await app.CountsAsync(site)).Total);
+    }
+
+    [Fact]
     public async Task PlausibleEventForAnUnknownDomainIsNotFound()
     {
         await using var app = new TestApp(servers);

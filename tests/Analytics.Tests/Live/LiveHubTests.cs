@@ -193,6 +193,44 @@ public sealed class LiveHubTests(Servers servers)
     }
 
     [Fact]
+    public async Task ALiveConnectionClosesWhenItsUserIsDeletedOrItsTokenRevoked()
+    {
+        await using var app = new TestApp(servers, new() { ["Analytics:Live:RecheckInterval"] = "00:00:00.200" });
+        var site = Servers.NewSiteId("del");
+        await app.CreateSiteAsync(site, publicCounter: false);
+        var cookie = await LoginCookieAsync(app, site);
+        using var admin = app.Admin();
+        var made = await (await admin.PostAsJsonAsync("/api/tokens", new { name = "wall", sites = new[] { site } })).ReadJsonAsync();
+
+        await using var viewer = Connect(app, cookie: cookie);
+        await using var wall = Connect(app, token: made.GetProperty("token").GetString()!, webSockets: true);
+        var closed = new ConcurrentDictionary<string, bool>();
+        viewer.Closed += _ => Task.FromResult(closed["viewer"] = true);
+        wall.Closed += _ => Task.FromResult(closed["wall"] = true);
+        await viewer.StartAsync();
+        await wall.StartAsync();
+        await viewer.InvokeAsync<Counts>("Subscribe", site);
+        await wall.InvokeAsync<Counts>("Subscribe", site);
+
+        // Several checks go by: nothing changed, nothing closes.
+        await Task.Delay(700);
+        Assert.Empty(closed);
+
+        var name = (await (await app.CreateClient(new() { HandleCookies = false }).SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/me") { Headers = { { "Cookie", cookie } } })).ReadJsonAsync()).GetProperty("name").GetString()!;
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/users/{name}", UriKind.Relative))).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/tokens/{made.GetProperty("id").GetString()}", UriKind.Relative))).StatusCode);
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (closed.Count < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(closed.ContainsKey("viewer"), "the deleted user's connection is still open");
+        Assert.True(closed.ContainsKey("wall"), "the revoked token's connection is still open");
+    }
+
+    [Fact]
     public async Task ApiTokenWatchesItsSiteOverWebSockets()
     {
         await using var app = new TestApp(servers);

@@ -26,6 +26,58 @@ public sealed class SiteApiTests(Servers servers)
     }
 
     [Fact]
+    public async Task BodyThatIsNotJsonIs415SayingSo()
+    {
+        await using var app = new TestApp(servers);
+        using var admin = app.Admin();
+
+        using var response = await admin.PostAsync(new Uri("/api/sites", UriKind.Relative), Http.Json("""{"id":"x","domains":["example.com"]}""", "text/plain"));
+
+        var problem = await Http.AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Contains("application/json", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("demo\n")]
+    [InlineData("demo\r\n")]
+    public async Task IdWithATrailingNewlineIsRefusedAndNotStored(string id)
+    {
+        await using var app = new TestApp(servers);
+        using var admin = app.Admin();
+        var site = Servers.NewSiteId() + id;
+
+        using var response = await admin.PostAsync(new Uri("/api/sites", UriKind.Relative), Http.Json(new { id = site, domains = new[] { "example.com" } }));
+
+        await Http.AssertProblemAsync(response, HttpStatusCode.BadRequest, "id");
+        using var listed = await admin.GetAsync(new Uri("/api/sites", UriKind.Relative));
+        Assert.DoesNotContain(site, await listed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASiteDeletedAndMadeAgainStartsEmpty()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("gone");
+        var key = await app.CreateSiteAsync(site);
+        var yesterday = app.Time.GetUtcNow().AddDays(-1);
+        await app.SendBatchAsync(key, [("https://example.com/a", null), ("https://example.com/b", yesterday), ("https://example.com/b", yesterday)]);
+        await app.RollupAsync(site, servers.Redis);
+        using var admin = app.Admin();
+        var report = new Uri($"/api/sites/{site}/reports/daily?by=page&format=csv&from=2026-10-01", UriKind.Relative);
+        Assert.Equal(3, Csv.Parse(await admin.GetStringAsync(report)).Count);
+        Assert.Equal(3, (await app.CountsAsync(site)).Total);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{site}", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await admin.GetAsync(new Uri($"/api/sites/{site}", UriKind.Relative)), HttpStatusCode.NotFound);
+        Assert.Empty(await servers.Redis.GetServers()[0].KeysAsync(pattern: $"a:{{{site}}}:*").ToListAsync());
+        await app.CreateSiteAsync(site);
+
+        Assert.Equal(0, (await app.CountsAsync(site)).Total);
+        Assert.Single(Csv.Parse(await admin.GetStringAsync(report)));
+        await Http.AssertProblemAsync(await admin.DeleteAsync(new Uri("/api/sites/no-such-site-at-all", UriKind.Relative)), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task SiteIdIsTakenOnce()
     {
         await using var app = new TestApp(servers);

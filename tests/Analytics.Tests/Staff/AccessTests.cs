@@ -172,6 +172,108 @@ public sealed class AccessTests(Servers servers)
     }
 
     [Fact]
+    public async Task DeletedUsersSessionsAndTokensStopAndDoNotComeBackWithTheName()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var admin = app.Admin();
+        using var viewer = await LoginAsync(app, s.ViewerA);
+        using var made = await viewer.PostAsJsonAsync("/api/tokens", new { name = "mine", sites = new[] { s.SiteA } });
+        Assert.Equal(HttpStatusCode.Created, made.StatusCode);
+        using var viewersToken = app.WithBearer((await made.ReadJsonAsync()).GetProperty("token").GetString()!);
+        var report = new Uri($"/api/sites/{s.SiteA}/reports/daily", UriKind.Relative);
+        Assert.Equal(HttpStatusCode.OK, (await viewersToken.GetAsync(report)).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/users/{s.ViewerA}", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await viewer.GetAsync(new Uri("/api/me", UriKind.Relative)), HttpStatusCode.Unauthorized);
+        await Http.AssertProblemAsync(await viewersToken.GetAsync(report), HttpStatusCode.Unauthorized);
+
+        // A new user of the same name is someone else: the old cookie and token stay dead.
+        (await admin.PostAsJsonAsync("/api/users", new { name = s.ViewerA, password = "another long one", role = "viewer", sites = new[] { s.SiteA, s.SiteB } })).EnsureSuccessStatusCode();
+        await Http.AssertProblemAsync(await viewer.GetAsync(new Uri("/api/me", UriKind.Relative)), HttpStatusCode.Unauthorized);
+        await Http.AssertProblemAsync(await viewersToken.GetAsync(report), HttpStatusCode.Unauthorized);
+        // The admin's token of SetUpAsync is not tied to any user and still works.
+        using var adminsToken = app.WithBearer(s.TokenA);
+        Assert.Equal(HttpStatusCode.OK, (await adminsToken.GetAsync(report)).StatusCode);
+    }
+
+    [Fact]
+    public async Task TokensCanBeListedAndRevokedByTheirMakerOrAnAdmin()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var admin = app.Admin();
+        using var viewer = await LoginAsync(app, s.ViewerA);
+        using var made = await viewer.PostAsJsonAsync("/api/tokens", new { name = "mine", sites = new[] { s.SiteA } });
+        var created = await made.ReadJsonAsync();
+        var id = created.GetProperty("id").GetString()!;
+        using var viewersToken = app.WithBearer(created.GetProperty("token").GetString()!);
+        var counts = new Uri($"/api/sites/{s.SiteA}/counts", UriKind.Relative);
+        Assert.Equal(HttpStatusCode.OK, (await viewersToken.GetAsync(counts)).StatusCode);
+
+        // The viewer lists only their own; the admin lists all, and neither list holds a secret.
+        var theirs = await (await viewer.GetAsync(new Uri("/api/tokens", UriKind.Relative))).ReadJsonAsync();
+        Assert.Equal([id], theirs.EnumerateArray().Select(t => t.GetProperty("id").GetString()));
+        var all = await (await admin.GetAsync(new Uri("/api/tokens", UriKind.Relative))).ReadJsonAsync();
+        Assert.Contains(id, all.EnumerateArray().Select(t => t.GetProperty("id").GetString()));
+        Assert.DoesNotContain(created.GetProperty("token").GetString()!, all.ToString(), StringComparison.Ordinal);
+        var adminsId = all.EnumerateArray().Single(t => t.GetProperty("name").GetString() == "reports" && t.GetProperty("sites")[0].GetString() == s.SiteA).GetProperty("id").GetString()!;
+
+        // Nobody removes what is not theirs; a token removes nothing; the maker removes theirs.
+        await Http.AssertProblemAsync(await viewer.DeleteAsync(new Uri($"/api/tokens/{adminsId}", UriKind.Relative)), HttpStatusCode.NotFound);
+        await Http.AssertProblemAsync(await viewersToken.DeleteAsync(new Uri($"/api/tokens/{id}", UriKind.Relative)), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await viewersToken.GetAsync(new Uri("/api/tokens", UriKind.Relative)), HttpStatusCode.Forbidden);
+        using var anonymous = app.CreateClient();
+        await Http.AssertProblemAsync(await anonymous.GetAsync(new Uri("/api/tokens", UriKind.Relative)), HttpStatusCode.Unauthorized);
+        Assert.Equal(HttpStatusCode.NoContent, (await viewer.DeleteAsync(new Uri($"/api/tokens/{id}", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await viewersToken.GetAsync(counts), HttpStatusCode.Unauthorized);
+        await Http.AssertProblemAsync(await viewer.DeleteAsync(new Uri($"/api/tokens/{id}", UriKind.Relative)), HttpStatusCode.NotFound);
+
+        // The admin removes any token.
+        using var adminsToken = app.WithBearer(s.TokenA);
+        Assert.Equal(HttpStatusCode.OK, (await adminsToken.GetAsync(counts)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/tokens/{adminsId}", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await adminsToken.GetAsync(counts), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task ASiteDeletedAndMadeAgainIsNotReadableThroughOldAccess()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var admin = app.Admin();
+        var name = "two-" + Guid.NewGuid().ToString("N")[..8];
+        (await admin.PostAsJsonAsync("/api/users", new { name, password = "correct horse battery", role = "viewer", sites = new[] { s.SiteA, s.SiteB } })).EnsureSuccessStatusCode();
+        using var viewer = await LoginAsync(app, name);
+        using var made = await viewer.PostAsJsonAsync("/api/tokens", new { name = "both", sites = new[] { s.SiteA, s.SiteB } });
+        using var token = app.WithBearer((await made.ReadJsonAsync()).GetProperty("token").GetString()!);
+        var countsB = new Uri($"/api/sites/{s.SiteB}/counts", UriKind.Relative);
+        Assert.Equal(HttpStatusCode.OK, (await token.GetAsync(countsB)).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{s.SiteB}", UriKind.Relative))).StatusCode);
+        await app.CreateSiteAsync(s.SiteB, publicCounter: false);
+
+        // Whoever gets the new site B is given it anew; what was given for the old one is gone.
+        await Http.AssertProblemAsync(await viewer.GetAsync(countsB), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await token.GetAsync(countsB), HttpStatusCode.Forbidden);
+        Assert.Equal(HttpStatusCode.OK, (await token.GetAsync(new Uri($"/api/sites/{s.SiteA}/counts", UriKind.Relative))).StatusCode);
+        var me = await (await viewer.GetAsync(new Uri("/api/me", UriKind.Relative))).ReadJsonAsync();
+        Assert.Equal([s.SiteA], me.GetProperty("sites").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task TokenNameMustBePlainText()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var admin = app.Admin();
+
+        using var response = await admin.PostAsJsonAsync("/api/tokens", new { name = "line\nbreak", sites = new[] { s.SiteA } });
+
+        await Http.AssertProblemAsync(response, HttpStatusCode.BadRequest, "name");
+    }
+
+    [Fact]
     public async Task PasswordsAndTokensAreStoredHashed()
     {
         var s = await SetUpAsync(servers);

@@ -1,0 +1,80 @@
+using Analytics.ClickHouse;
+using Analytics.Staff;
+using ClickHouse.Driver;
+using ClickHouse.Driver.ADO.Parameters;
+using StackExchange.Redis;
+
+namespace Analytics.Sites;
+
+/// <summary>
+/// Deleting a site deletes what belongs to it: its configuration and ingest key, every grant of it
+/// to staff users and API tokens, and its counts in Redis and ClickHouse. A site made again under
+/// the same id starts empty, and nobody reads it through what was given for the old one.
+/// </summary>
+internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, IConnectionMultiplexer redis, ClickHouseClient clickHouse, ILogger<SiteRemoval> logger)
+{
+    private static readonly string[] Tables = ["daily_site", "daily_page", "daily_referrer"];
+
+    /// <summary>False when there is no such site. ClickHouse being away leaves its rows (logged), nothing else.</summary>
+    public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
+    {
+        if (!await sites.DeleteAsync(id))
+        {
+            return false;
+        }
+
+        await staff.ForgetSiteAsync(id);
+        var keys = await DeleteCountsAsync(id);
+        LogRemoved(id, keys);
+        try
+        {
+            foreach (var table in Tables)
+            {
+                // Waits for the deletion, so a report right after it no longer shows the rows.
+                await clickHouse.ExecuteNonQueryAsync(
+                    $"ALTER TABLE {Schema.Database}.{table} DELETE WHERE site = {{site:String}} SETTINGS mutations_sync = 1",
+                    [new ClickHouseDbParameter { ParameterName = "site", Value = id }],
+                    cancellationToken: cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogClickHouseRowsLeft(e, id);
+        }
+
+        return true;
+    }
+
+    /// <summary>Every key of the site (they all carry its <c>{site}</c> hash tag), on every primary.</summary>
+    private async Task<long> DeleteCountsAsync(string id)
+    {
+        var db = redis.GetDatabase();
+        long deleted = 0;
+        foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            var batch = new List<RedisKey>();
+            await foreach (var key in server.KeysAsync(db.Database, $"a:{{{id}}}:*", pageSize: 1000))
+            {
+                batch.Add(key);
+                if (batch.Count == 1000)
+                {
+                    deleted += await db.KeyDeleteAsync([.. batch]);
+                    batch.Clear();
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                deleted += await db.KeyDeleteAsync([.. batch]);
+            }
+        }
+
+        return deleted;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed site {Site}: its grants to staff and tokens and {Keys} Redis keys of counts.")]
+    private partial void LogRemoved(string site, long keys);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removed site {Site}, but its ClickHouse rows could not be deleted; delete them by hand (DELETE … WHERE site = '{Site}').")]
+    private partial void LogClickHouseRowsLeft(Exception exception, string site);
+}
