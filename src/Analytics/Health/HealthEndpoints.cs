@@ -10,8 +10,9 @@ internal static class HealthEndpoints
 
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" }));
-        app.MapGet("/readyz", ReadyAsync);
+        // HEAD too: load balancers and uptime checks often ask that way.
+        app.MapMethods("/healthz", [HttpMethods.Get, HttpMethods.Head], () => TypedResults.Ok(new { status = "ok" }));
+        app.MapMethods("/readyz", [HttpMethods.Get, HttpMethods.Head], ReadyAsync);
         return app;
     }
 
