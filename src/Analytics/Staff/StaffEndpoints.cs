@@ -181,7 +181,7 @@ internal static class StaffEndpoints
         }
 
         var (secret, id) = await staff.CreateTokenAsync(new ApiToken(request.Name, siteIds, caller.Identity!.Name!, staff.Now, caller.FindFirstValue(StaffCredentials.StampClaim)));
-        return TypedResults.Created($"/api/tokens/{id}", new TokenCreated(secret, id, request.Name, siteIds));
+        return TypedResults.Created((string?)null, new TokenCreated(secret, id, request.Name, siteIds));
     }
 
     private static async Task<(string[] Sites, IResult? Problem)> CheckSitesAsync(string[] requested, SiteStore sites)
