@@ -1,9 +1,10 @@
 using Analytics;
 using Analytics.Cli;
 
-// No sub-command (or only host options such as --urls): run the web service. That is also how
-// WebApplicationFactory starts it in tests. Otherwise: the command line (`analytics --help`).
-if (args.Length == 0 || (args[0].StartsWith("--", StringComparison.Ordinal) && args[0] is not ("--help" or "--version")))
+// No sub-command (nothing, or only host options such as --urls): run the web service. That is
+// also how WebApplicationFactory starts it in tests. Otherwise the command line, wherever the
+// command stands (`analytics --redis … sites list` too), and `analytics --help`.
+if (!args.Any(a => a is "-h" or "-?" or "--help" or "--version" || AnalyticsCommand.Commands.Contains(a)))
 {
     await ServerApp.Build(args).RunAsync();
     return 0;

@@ -30,6 +30,8 @@ internal static class ReportCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var host = Host(parse);
+            // Loaded first, so Redis being away is said as such, not as "no site".
+            await host.Get<SiteStore>().ReloadAsync();
             var entry = await host.Get<SiteStore>().FindAsync(parse.GetValue(site)!);
             if (entry is null)
             {
@@ -62,13 +64,31 @@ internal static class ReportCommands
             }
             else
             {
-                var temporary = file.FullName + ".partial";
-                await using (var stream = File.Create(temporary))
+                if (Directory.Exists(file.FullName))
                 {
-                    written = await ReportWriter.WriteAsync(stream, host.Get<ReportReader>().ReadAsync(entry, query, cancellationToken), query.By, query.Format, Progress, cancellationToken);
+                    return SiteCommands.Fail($"--out: {file.FullName} is a folder; name a file.");
                 }
 
-                File.Move(temporary, file.FullName, overwrite: true);
+                // Written beside the target and moved over it at the end: a failed export leaves no half file.
+                var temporary = file.FullName + ".partial";
+                try
+                {
+                    await using (var stream = File.Create(temporary))
+                    {
+                        written = await ReportWriter.WriteAsync(stream, host.Get<ReportReader>().ReadAsync(entry, query, cancellationToken), query.By, query.Format, Progress, cancellationToken);
+                    }
+
+                    File.Move(temporary, file.FullName, overwrite: true);
+                }
+                catch
+                {
+                    if (File.Exists(temporary))
+                    {
+                        File.Delete(temporary);
+                    }
+
+                    throw;
+                }
             }
 
             var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -87,6 +107,8 @@ internal static class ReportCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var host = Host(parse);
+            // Loaded first, so Redis being away is said as such, not as "no site".
+            await host.Get<SiteStore>().ReloadAsync();
             var entry = await host.Get<SiteStore>().FindAsync(parse.GetValue(site)!);
             if (entry is null)
             {

@@ -22,6 +22,11 @@ internal static class ServeCommands
                 args.Add($"--ConnectionStrings:Redis={redis}");
             }
 
+            if (parse.GetValue(ReportCommands.ClickHouseOption) is { } clickHouse)
+            {
+                args.Add($"--ConnectionStrings:ClickHouse={clickHouse}");
+            }
+
             await ServerApp.Build([.. args]).RunAsync();
             return 0;
         });
@@ -34,7 +39,7 @@ internal static class ServeCommands
     /// </summary>
     public static Command Run()
     {
-        var command = new Command("run", "Start a local Redis and ClickHouse under ANALYTICS_DATA (default .data/) unless ConnectionStrings__Redis / ConnectionStrings__ClickHouse are set, then the web service at ASPNETCORE_URLS (default " + ServerApp.DefaultUrl + "). Ctrl-C stops everything.")
+        var command = new Command("run", "Start a local Redis and ClickHouse under ANALYTICS_DATA (default .data/) unless --redis / --clickhouse (or ConnectionStrings__Redis / ConnectionStrings__ClickHouse) name servers to use, then the web service at ASPNETCORE_URLS (default " + ServerApp.DefaultUrl + "). Ctrl-C stops everything.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
@@ -42,12 +47,32 @@ internal static class ServeCommands
         {
             var data = Path.GetFullPath(Setting("ANALYTICS_DATA", ".data"));
             var args = parse.UnmatchedTokens.ToList();
-            await using var redis = Setting("ConnectionStrings__Redis", "").Length == 0
-                ? new LocalRedis(Path.Combine(data, "redis"), Port("ANALYTICS_REDIS_PORT", 6379))
-                : null;
-            await using var clickHouse = Setting("ConnectionStrings__ClickHouse", "").Length == 0
-                ? new LocalClickHouse(Path.Combine(data, "clickhouse"), Port("ANALYTICS_CLICKHOUSE_HTTP_PORT", 8123), Port("ANALYTICS_CLICKHOUSE_TCP_PORT", 9000))
-                : null;
+            // --redis / --clickhouse name a server to use, as the connection strings do: none is started then.
+            var redisGiven = parse.GetValue(AnalyticsCommand.RedisOption) ?? Setting("ConnectionStrings__Redis", "");
+            var clickHouseGiven = parse.GetValue(ReportCommands.ClickHouseOption) ?? Setting("ConnectionStrings__ClickHouse", "");
+            int redisPort, httpPort, tcpPort;
+            try
+            {
+                (redisPort, httpPort, tcpPort) = (Port("ANALYTICS_REDIS_PORT", 6379), Port("ANALYTICS_CLICKHOUSE_HTTP_PORT", 8123), Port("ANALYTICS_CLICKHOUSE_TCP_PORT", 9000));
+            }
+            catch (FormatException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
+                return 1;
+            }
+
+            await using var redis = redisGiven.Length == 0 ? new LocalRedis(Path.Combine(data, "redis"), redisPort) : null;
+            await using var clickHouse = clickHouseGiven.Length == 0 ? new LocalClickHouse(Path.Combine(data, "clickhouse"), httpPort, tcpPort) : null;
+            if (redis is null)
+            {
+                args.Add($"--ConnectionStrings:Redis={redisGiven}");
+            }
+
+            if (clickHouse is null)
+            {
+                args.Add($"--ConnectionStrings:ClickHouse={clickHouseGiven}");
+            }
+
             try
             {
                 if (redis is not null)
@@ -70,15 +95,15 @@ internal static class ServeCommands
                 return 1;
             }
 
-            var adminToken = Setting("Analytics__AdminToken", "");
-            if (adminToken.Length == 0)
+            string? madeToken = null;
+            if (Setting("Analytics__AdminToken", "").Length == 0)
             {
-                adminToken = LocalAdminToken(data);
-                args.Add($"--Analytics:AdminToken={adminToken}");
+                madeToken = LocalAdminToken(data);
+                args.Add($"--Analytics:AdminToken={madeToken}");
             }
 
             var app = ServerApp.Build([.. args]);
-            app.Lifetime.ApplicationStarted.Register(() => Welcome.Print(app.Urls.FirstOrDefault() ?? ServerApp.DefaultUrl, adminToken));
+            app.Lifetime.ApplicationStarted.Register(() => Welcome.Print(app.Urls.FirstOrDefault() ?? ServerApp.DefaultUrl, madeToken));
             await app.RunAsync();
             Console.WriteLine("Stopping the local servers …");
             return 0;
@@ -101,8 +126,19 @@ internal static class ServeCommands
     private static string Setting(string name, string fallback) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : fallback;
 
-    private static int Port(string name, int fallback) =>
-        int.TryParse(Setting(name, ""), NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : fallback;
+    /// <summary>A port from the environment (<paramref name="fallback"/> when unset); anything but 1–65535 is refused.</summary>
+    private static int Port(string name, int fallback)
+    {
+        var text = Setting(name, "");
+        if (text.Length == 0)
+        {
+            return fallback;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
+            ? port
+            : throw new FormatException($"{name} must be a port number (1–65535), not '{text}'.");
+    }
 
     /// <summary>Without a configured admin token, a local run makes one once and keeps it with the data.</summary>
     private static string LocalAdminToken(string data)

@@ -3,16 +3,22 @@ namespace Analytics.Cli;
 /// <summary>What a local run prints once it listens: where it is and how to start counting.</summary>
 internal static class Welcome
 {
-    public static void Print(string url, string adminToken)
+    /// <param name="url">Where the service listens.</param>
+    /// <param name="madeToken">The admin token this run made (kept in the data folder), or null when it
+    /// came from the configuration: a configured secret is not echoed to the terminal or a log.</param>
+    public static void Print(string url, string? madeToken)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "analytics");
+        var (tokenLine, token) = madeToken is null
+            ? ("Admin token: the one configured (Analytics__AdminToken)", "$ADMIN_TOKEN")
+            : ($"Admin token: {madeToken}   (kept in the data folder, file admin-token)", madeToken);
         Console.WriteLine($$"""
 
             Analytics is running at {{url}}   (Ctrl-C stops it and the local servers)
-            Admin token: {{adminToken}}
+            {{tokenLine}}
 
             Create a site (API or CLI):
-              curl -X POST {{url}}/api/sites -H 'Authorization: Bearer {{adminToken}}' \
+              curl -X POST {{url}}/api/sites -H "Authorization: Bearer {{token}}" \
                    -H 'Content-Type: application/json' \
                    -d '{"id":"demo","domains":["example.com"],"timeZone":"UTC","publicCounter":true}'
               {{cli}} sites add demo --domain example.com --public-counter

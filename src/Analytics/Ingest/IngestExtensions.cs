@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.Options;
 
 namespace Analytics.Ingest;
 
@@ -8,7 +9,11 @@ internal static class IngestExtensions
     public static IHostApplicationBuilder AddIngest(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateOnStart()
-            .Validate(o => o.ClientRateLimit >= 0, "Analytics:Ingest:ClientRateLimit must be 0 (off) or more.");
+            .Validate(o => o.ClientRateLimit >= 0, "Analytics:Ingest:ClientRateLimit must be 0 (off) or more.")
+            .Validate(o => o.MaxBodyBytes > 0 && o.MaxBatchBytes > 0 && o.MaxBatchEvents > 0 && o.MaxUrlLength > 0,
+                "Analytics:Ingest:MaxBodyBytes, MaxBatchBytes, MaxBatchEvents and MaxUrlLength must be positive.")
+            .Validate<IOptions<Rollup.RollupOptions>>((o, rollup) => o.MaxBackfill >= TimeSpan.Zero && o.MaxBackfill <= rollup.Value.Retention - TimeSpan.FromDays(2),
+                "Analytics:Ingest:MaxBackfill must be 0 or more and at least 2 days shorter than Analytics:Rollup:Retention (a back-filled day must still be in Redis).");
         builder.Services.AddSingleton<PageViews>();
 
         // Trackers post from any origin without credentials.

@@ -10,7 +10,8 @@ internal static class LiveExtensions
     public static IHostApplicationBuilder AddLive(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<LiveOptions>().BindConfiguration(LiveOptions.Section).ValidateOnStart()
-            .Validate(o => o.Days is >= 1 and <= 366 && o.TopPages > 0 && o.RecheckInterval > TimeSpan.Zero, "Analytics:Live:Days must be 1–366, TopPages and RecheckInterval positive.");
+            .Validate(o => o.Days is >= 1 and <= 366 && o.TopPages > 0 && o.RecheckInterval > TimeSpan.Zero && o.MinPushInterval >= TimeSpan.Zero && o.DayCheckInterval > TimeSpan.Zero,
+                "Analytics:Live:Days must be 1–366; TopPages, RecheckInterval and DayCheckInterval positive; MinPushInterval 0 or more.");
         var signalR = builder.Services.AddSignalR();
         if (builder.Configuration.GetValue<bool>($"{LiveOptions.Section}:{nameof(LiveOptions.RedisBackplane)}"))
         {

@@ -39,6 +39,7 @@ internal sealed class LocalClickHouse : IAsyncDisposable
             throw new InvalidOperationException($"The ClickHouse library {Library} is missing. Run ./run or ./test once (they fetch it), set ANALYTICS_CHDB_LIBRARY, or set ConnectionStrings__ClickHouse.");
         }
 
+        ServerProcess.StopLeftover("clickhouse", DataDirectory);
         foreach (var port in new[] { HttpPort, TcpPort })
         {
             if (!FreePort.IsFree(port))

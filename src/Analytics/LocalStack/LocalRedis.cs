@@ -27,6 +27,7 @@ internal sealed class LocalRedis : IAsyncDisposable
         Directory.CreateDirectory(DataDirectory);
         var executable = FindExecutable("redis-server")
             ?? throw new InvalidOperationException("redis-server was not found on PATH. Install it (apt-get install redis-server) or set ConnectionStrings__Redis.");
+        ServerProcess.StopLeftover("redis", DataDirectory);
         if (!FreePort.IsFree(Port))
         {
             throw new InvalidOperationException($"Port {Port} for the local Redis is taken. Set ANALYTICS_REDIS_PORT to a free port, or ConnectionStrings__Redis to use that server.");

@@ -36,7 +36,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         var folder = Path.GetDirectoryName(logPath)!;
         Directory.CreateDirectory(folder);
         var pidFile = Path.Combine(folder, name + ".pid");
-        StopLeftover(pidFile, folder);
+        StopLeftover(name, folder);
 
         var setsid = LocalRedis.FindExecutable("setsid");
         var info = StartInfo(setsid ?? fileName, setsid is null ? arguments : [fileName, .. arguments]);
@@ -173,17 +173,26 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static void StopLeftover(string pidFile, string folder)
+    /// <summary>
+    /// Stops the server named <paramref name="name"/> that a crashed run of ours left behind in
+    /// <paramref name="folder"/> (its pid file there), so its port is free again. The pid must
+    /// still be that server: its command line names the folder, or (Redis rewrites its command
+    /// line) it runs in the folder.
+    /// </summary>
+    public static void StopLeftover(string name, string folder)
     {
+        var pidFile = Path.Combine(Path.GetFullPath(folder), name + ".pid");
         if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid))
         {
             return;
         }
 
+        folder = Path.GetFullPath(folder);
         try
         {
             var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-            if (commandLine.Contains(folder, StringComparison.Ordinal))
+            var workingDirectory = new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget;
+            if (commandLine.Contains(folder, StringComparison.Ordinal) || workingDirectory == folder)
             {
                 using var leftover = Process.GetProcessById(pid);
                 _ = Kill(pid, SigTerm);

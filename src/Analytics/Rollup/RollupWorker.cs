@@ -44,13 +44,13 @@ internal sealed partial class RollupWorker : BackgroundService
                 await Task.Delay(Delay(interval), _time, stoppingToken);
                 try
                 {
-                    if (await _rollup.RunAsync(stoppingToken) is not null)
+                    var rolledUp = await _rollup.RunAsync(stoppingToken) is not null;
+                    _failures = 0;
+                    if (rolledUp)
                     {
                         LastSuccess = _time.GetUtcNow();
-                        await _dailyFiles.WriteDueAsync(stoppingToken);
+                        await WriteDailyFilesAsync(stoppingToken);
                     }
-
-                    _failures = 0;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
@@ -64,8 +64,24 @@ internal sealed partial class RollupWorker : BackgroundService
         }
     }
 
+    /// <summary>The daily report files are a separate matter: failing to write them is not a failed rollup.</summary>
+    private async Task WriteDailyFilesAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await _dailyFiles.WriteDueAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogDailyFilesFailed(e.Message);
+        }
+    }
+
     private TimeSpan Delay(TimeSpan interval) =>
         _failures == 0 ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks << Math.Min(_failures, 10), _options.Value.MaxRetryDelay.Ticks));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Daily report files could not be written ({Reason}); check Reports:DailyDirectory. Retried after the next rollup.")]
+    private partial void LogDailyFilesFailed(string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Rollup failed ({Failures} in a row); nothing is lost, retrying in {Seconds:0} s.")]
     private partial void LogFailed(Exception exception, int failures, double seconds);

@@ -25,8 +25,7 @@ internal static class SiteEndpoints
             .RequireAuthorization(StaffAccess.StaffPolicy);
         sites.MapGet("/{site}", GetAsync).RequireAuthorization(StaffAccess.StaffPolicy);
         sites.MapPatch("/{site}", UpdateAsync).RequireAuthorization(StaffAccess.AdminPolicy);
-        sites.MapDelete("/{site}", async (string site, SiteRemoval removal, CancellationToken cancellationToken) =>
-            await removal.RemoveAsync(site, cancellationToken) ? Results.NoContent() : Problems.UnknownSite(site))
+        sites.MapDelete("/{site}", DeleteAsync)
             .RequireAuthorization(StaffAccess.AdminPolicy);
         sites.MapPost("/{site}/ingest-key", RotateKeyAsync).RequireAuthorization(StaffAccess.AdminPolicy);
         return app;
@@ -90,6 +89,18 @@ internal static class SiteEndpoints
 
         await store.UpdateAsync(updated);
         return TypedResults.Ok(SiteView.Of(updated));
+    }
+
+    private static async Task<IResult> DeleteAsync(string site, SiteRemoval removal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await removal.RemoveAsync(site, cancellationToken) ? Results.NoContent() : Problems.UnknownSite(site);
+        }
+        catch (Exception e) when (e is HttpRequestException or global::ClickHouse.Driver.ClickHouseServerException or TaskCanceledException { InnerException: TimeoutException })
+        {
+            return Problems.Unavailable("ClickHouse could not delete the site's rows, so nothing was removed; try again when it is back.");
+        }
     }
 
     private static async Task<IResult> RotateKeyAsync(string site, SiteStore store)

@@ -15,9 +15,26 @@ internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, ICo
 {
     private static readonly string[] Tables = ["daily_site", "daily_page", "daily_referrer"];
 
-    /// <summary>False when there is no such site. ClickHouse being away leaves its rows (logged), nothing else.</summary>
+    /// <summary>
+    /// False when there is no such site. ClickHouse goes first: when it cannot delete the rows, the
+    /// exception leaves everything as it was, to be tried again.
+    /// </summary>
     public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
     {
+        if (await sites.GetAsync(id) is null)
+        {
+            return false;
+        }
+
+        foreach (var table in Tables)
+        {
+            // Waits for the deletion, so a report right after it no longer shows the rows.
+            await clickHouse.ExecuteNonQueryAsync(
+                $"ALTER TABLE {Schema.Database}.{table} DELETE WHERE site = {{site:String}} SETTINGS mutations_sync = 1",
+                [new ClickHouseDbParameter { ParameterName = "site", Value = id }],
+                cancellationToken: cancellationToken);
+        }
+
         if (!await sites.DeleteAsync(id))
         {
             return false;
@@ -26,22 +43,6 @@ internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, ICo
         await staff.ForgetSiteAsync(id);
         var keys = await DeleteCountsAsync(id);
         LogRemoved(id, keys);
-        try
-        {
-            foreach (var table in Tables)
-            {
-                // Waits for the deletion, so a report right after it no longer shows the rows.
-                await clickHouse.ExecuteNonQueryAsync(
-                    $"ALTER TABLE {Schema.Database}.{table} DELETE WHERE site = {{site:String}} SETTINGS mutations_sync = 1",
-                    [new ClickHouseDbParameter { ParameterName = "site", Value = id }],
-                    cancellationToken: cancellationToken);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            LogClickHouseRowsLeft(e, id);
-        }
-
         return true;
     }
 
@@ -75,6 +76,4 @@ internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, ICo
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed site {Site}: its grants to staff and tokens and {Keys} Redis keys of counts.")]
     private partial void LogRemoved(string site, long keys);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Removed site {Site}, but its ClickHouse rows could not be deleted; delete them by hand (DELETE … WHERE site = '{Site}').")]
-    private partial void LogClickHouseRowsLeft(Exception exception, string site);
 }

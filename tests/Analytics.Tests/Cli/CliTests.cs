@@ -118,4 +118,44 @@ public sealed class CliTests(Servers servers)
         Assert.NotEqual(0, shortPassword.ExitCode);
         Assert.Contains("password", shortPassword.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ServersAwayAndBadTargetsAreOneLineErrorsNotStackTraces()
+    {
+        var site = Servers.NewSiteId("cli");
+        (await Infrastructure.Cli.RunAsync("sites", "add", site, "--domain", "example.com", "--redis", servers.RedisConnection)).AssertSucceeded();
+
+        foreach (var args in new[]
+        {
+            new[] { "sites", "list", "--redis", "127.0.0.1:1" },
+            ["export", "--site", site, "--redis", "127.0.0.1:1"],
+            ["reconcile", "--site", site, "--redis", "127.0.0.1:1"],
+        })
+        {
+            var failed = await Infrastructure.Cli.RunAsync(args);
+            Assert.Equal(1, failed.ExitCode);
+            Assert.StartsWith("Redis is unreachable", failed.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", failed.Error, StringComparison.Ordinal);
+        }
+
+        var clickHouseAway = await Infrastructure.Cli.RunAsync("export", "--site", site, "--from", "2026-01-01", "--to", "2026-01-02", "--redis", servers.RedisConnection, "--clickhouse", "Host=127.0.0.1;Port=1;Username=default");
+        Assert.Equal(1, clickHouseAway.ExitCode);
+        Assert.Contains("ClickHouse is unreachable", clickHouseAway.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", clickHouseAway.Error, StringComparison.Ordinal);
+
+        var folder = Directory.CreateTempSubdirectory("analytics-out-");
+        var intoFolder = await Infrastructure.Cli.RunAsync("export", "--site", site, "--out", folder.FullName, "--redis", servers.RedisConnection, "--clickhouse", servers.ClickHouseConnection);
+        Assert.NotEqual(0, intoFolder.ExitCode);
+        Assert.Contains("is a folder", intoFolder.Error, StringComparison.Ordinal);
+        var target = Path.Combine(folder.FullName, "report.csv");
+        var interrupted = await Infrastructure.Cli.RunAsync("export", "--site", site, "--from", "2026-01-01", "--to", "2026-01-02", "--out", target, "--redis", servers.RedisConnection, "--clickhouse", "Host=127.0.0.1;Port=1;Username=default");
+        Assert.NotEqual(0, interrupted.ExitCode);
+        Assert.Empty(folder.GetFiles());
+        folder.Delete(recursive: true);
+
+        // Options before the command are the command's too: this lists sites, it does not start a server.
+        var listed = await Infrastructure.Cli.RunAsync("--redis", servers.RedisConnection, "sites", "list");
+        listed.AssertSucceeded();
+        Assert.Contains(site, listed.Output, StringComparison.Ordinal);
+    }
 }

@@ -5,7 +5,10 @@ namespace Analytics.Tests.Infrastructure;
 /// <summary>Runs the real <c>analytics</c> command line in a process of its own.</summary>
 internal static class Cli
 {
-    public sealed record Result(int ExitCode, string Output, string Error);
+    public sealed record Result(int ExitCode, string Output, string Error)
+    {
+        public void AssertSucceeded() => Assert.True(ExitCode == 0, $"exit code {ExitCode}: {Error}");
+    }
 
     public static async Task<Result> RunAsync(params string[] args)
     {
