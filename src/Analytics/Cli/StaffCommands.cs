@@ -39,7 +39,9 @@ internal static class StaffCommands
                 return SiteCommands.Fail($"There is already a user '{parse.GetValue(name)}'.");
             }
 
-            Console.WriteLine($"Added {parse.GetValue(role)} {parse.GetValue(name)}{(siteIds.Length > 0 ? " for " + string.Join(", ", siteIds) : "")}.");
+            Console.WriteLine(parse.GetValue(role) == Roles.Admin
+                ? $"Added admin {parse.GetValue(name)} (admins see every site)."
+                : $"Added viewer {parse.GetValue(name)}{(siteIds.Length > 0 ? " for " + string.Join(", ", siteIds) : " (no sites yet)")}.");
             return 0;
         });
         users.Subcommands.Add(add);
@@ -83,6 +85,11 @@ internal static class StaffCommands
         var add = new Command("add", "Create an API token and print it (shown only once).") { name, sites };
         add.SetAction(async (parse, _) =>
         {
+            if (!UserRules.IsTokenName(parse.GetValue(name)))
+            {
+                return SiteCommands.Fail(UserRules.TokenNameRule);
+            }
+
             await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
             var siteIds = parse.GetValue(sites)!;
             if (await MissingSiteAsync(host, siteIds) is { } missing)

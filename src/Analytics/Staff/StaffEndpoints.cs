@@ -159,9 +159,9 @@ internal static class StaffEndpoints
             return Problems.Forbidden("An API token cannot create tokens; sign in as staff.");
         }
 
-        if (string.IsNullOrWhiteSpace(request?.Name) || request.Name.Length > 100 || request.Name.Any(char.IsControl))
+        if (!UserRules.IsTokenName(request?.Name))
         {
-            return Problems.Invalid("name", "name is required: at most 100 characters, no control characters.");
+            return Problems.Invalid("name", UserRules.TokenNameRule);
         }
 
         if (request.Sites is not { Length: > 0 })

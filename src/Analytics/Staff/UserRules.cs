@@ -7,6 +7,12 @@ internal static partial class UserRules
     [GeneratedRegex(@"\A[A-Za-z0-9._@-]{1,64}\z")]
     private static partial Regex Name();
 
+    public const string TokenNameRule = "name is required: at most 100 characters, no control characters.";
+
+    /// <summary>An API token's name: 1–100 characters, no control characters (<see cref="TokenNameRule"/>).</summary>
+    public static bool IsTokenName([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? name) =>
+        !string.IsNullOrWhiteSpace(name) && name.Length <= 100 && !name.Any(char.IsControl);
+
     /// <summary>The field at fault and why, or nulls when the new user is fine.</summary>
     public static (string? Field, string? Error) Check(string? name, string? password, string role)
     {
