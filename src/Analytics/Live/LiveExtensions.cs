@@ -12,7 +12,7 @@ internal static class LiveExtensions
         builder.Services.AddOptions<LiveOptions>().BindConfiguration(LiveOptions.Section).ValidateOnStart()
             .Validate(o => o.Days is >= 1 and <= 366 && o.TopPages > 0 && o.RecheckInterval > TimeSpan.Zero && o.MinPushInterval >= TimeSpan.Zero && o.DayCheckInterval > TimeSpan.Zero,
                 "Analytics:Live:Days must be 1–366; TopPages, RecheckInterval and DayCheckInterval positive; MinPushInterval 0 or more.");
-        var signalR = builder.Services.AddSignalR();
+        var signalR = builder.Services.AddSignalR(o => o.AddFilter<LiveHubErrors>());
         if (builder.Configuration.GetValue<bool>($"{LiveOptions.Section}:{nameof(LiveOptions.RedisBackplane)}"))
         {
             signalR.AddStackExchangeRedis(builder.Configuration.GetConnectionString("Redis") ?? Infrastructure.RedisExtensions.DefaultConnection,

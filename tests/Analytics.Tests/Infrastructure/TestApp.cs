@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Analytics.Tests.Infrastructure;
@@ -43,6 +44,29 @@ public sealed class TestApp : WebApplicationFactory<Program>
         }
 
         builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
+        builder.ConfigureLogging(logging => logging.AddProvider(new LogCapture(Logs)));
+    }
+
+    /// <summary>What the service logged (after the configured level filters): level, category, message.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(LogLevel Level, string Category, string Message)> Logs { get; } = new();
+
+    private sealed class LogCapture(System.Collections.Concurrent.ConcurrentQueue<(LogLevel, string, string)> logs) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(logs, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<(LogLevel, string, string)> logs, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                logs.Enqueue((logLevel, category, formatter(state, exception)));
+        }
     }
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();

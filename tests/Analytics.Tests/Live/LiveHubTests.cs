@@ -171,6 +171,10 @@ public sealed class LiveHubTests(Servers servers)
         Assert.Contains("Unauthorized", refused.Message, StringComparison.Ordinal);
         Assert.Contains("Unauthorized", (await Assert.ThrowsAsync<HubException>(() => anonymous.InvokeAsync<Counts>("Subscribe", "no-such-site"))).Message, StringComparison.Ordinal);
 
+        // Refusals are answers, not faults: nothing about them at Warning or above.
+        Assert.DoesNotContain(app.Logs, l => l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning && l.Message.Contains(siteA, StringComparison.Ordinal));
+        Assert.DoesNotContain(app.Logs, l => l.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
+
         await using var viewer = Connect(app, cookie: cookie);
         var pages = new ConcurrentQueue<TopPages>();
         viewer.On<TopPages>("pages", p => pages.Enqueue(p));
