@@ -13,12 +13,31 @@ internal static class ClickHouseExtensions
         return builder;
     }
 
+    /// <summary>Seconds to wait for ClickHouse to start answering a request, unless the connection string says (<c>Timeout=</c>).</summary>
+    public const int DefaultTimeoutSeconds = 30;
+
     /// <summary>One client for the process (it pools its HTTP connections).</summary>
     public static IServiceCollection AddClickHouse(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddSingleton(_ => new ClickHouseClient(configuration.GetConnectionString("ClickHouse") ?? DefaultConnection));
+        services.AddSingleton(_ => new ClickHouseClient(WithTimeout(configuration.GetConnectionString("ClickHouse") ?? DefaultConnection)));
         services.AddSingleton<ClickHouseStatus>();
         return services;
+    }
+
+    /// <summary>
+    /// The driver waits 120 s by default for a stalled server. The timeout covers the wait for the
+    /// answer to begin, not the reading of it (a long export streams on), so 30 s is plenty for
+    /// the queries here and lets a report or rollup fail, and say so, while ClickHouse hangs.
+    /// </summary>
+    internal static string WithTimeout(string connectionString)
+    {
+        var parts = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!parts.ContainsKey("Timeout"))
+        {
+            parts["Timeout"] = DefaultTimeoutSeconds;
+        }
+
+        return parts.ConnectionString;
     }
 }
 
