@@ -63,14 +63,15 @@ internal static class ServeCommands
 
             await using var redis = redisGiven.Length == 0 ? new LocalRedis(Path.Combine(data, "redis"), redisPort) : null;
             await using var clickHouse = clickHouseGiven.Length == 0 ? new LocalClickHouse(Path.Combine(data, "clickhouse"), httpPort, tcpPort) : null;
-            if (redis is null)
+            // Given as options, they go to the host that way; from the environment, the host reads them there.
+            if (parse.GetValue(AnalyticsCommand.RedisOption) is { } redisOption)
             {
-                args.Add($"--ConnectionStrings:Redis={redisGiven}");
+                args.Add($"--ConnectionStrings:Redis={redisOption}");
             }
 
-            if (clickHouse is null)
+            if (parse.GetValue(ReportCommands.ClickHouseOption) is { } clickHouseOption)
             {
-                args.Add($"--ConnectionStrings:ClickHouse={clickHouseGiven}");
+                args.Add($"--ConnectionStrings:ClickHouse={clickHouseOption}");
             }
 
             try

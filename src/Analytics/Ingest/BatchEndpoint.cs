@@ -45,7 +45,7 @@ internal static partial class BatchEndpoint
             return unreadable;
         }
 
-        var (events, parseError) = Parse(body, context.Request.ContentType);
+        var (events, parseError) = Parse(body);
         if (parseError is not null)
         {
             return Problems.Invalid("body", parseError);
@@ -218,7 +218,7 @@ internal static partial class BatchEndpoint
     private static partial Regex IsoTime();
 
     /// <summary>A JSON array, or one JSON object per line (NDJSON).</summary>
-    private static (List<JsonElement>? Events, string? Error) Parse(ReadOnlyMemory<byte> body, string? contentType)
+    private static (List<JsonElement>? Events, string? Error) Parse(ReadOnlyMemory<byte> body)
     {
         var span = body.Span;
         var start = 0;
