@@ -90,6 +90,34 @@ public sealed class LiveHubTests(Servers servers)
     }
 
     [Fact]
+    public async Task WithTheBackplaneAWatcherOnOneNodeSeesHitsCountedOnAnother()
+    {
+        // Two nodes on the same Redis with the SignalR backplane, as behind a load balancer. The
+        // backplane's channels are shared by every test on this Redis, so sites are unique here.
+        var backplane = new Dictionary<string, string?> { ["Analytics:Live:RedisBackplane"] = "true" };
+        await using var nodeA = new TestApp(servers, backplane);
+        await using var nodeB = new TestApp(servers, backplane);
+        var site = Servers.NewSiteId("two");
+        await nodeA.CreateSiteAsync(site);
+        _ = nodeB.CreateClient();
+        await using var watcher = Connect(nodeA);
+        var pushes = new ConcurrentQueue<Counts>();
+        watcher.On<Counts>("counts", pushes.Enqueue);
+        await watcher.StartAsync();
+        Assert.Equal(0, (await watcher.InvokeAsync<Counts>("Subscribe", site)).Total);
+
+        await HitsAsync(nodeB, site, 7);
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (pushes.LastOrDefault()?.Total != 7 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(7, pushes.LastOrDefault()?.Total);
+    }
+
+    [Fact]
     public async Task NewHitsArePushedCoalescedToAtMostFourASecond()
     {
         await using var app = new TestApp(servers);
