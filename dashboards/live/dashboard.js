@@ -70,6 +70,7 @@
     $('login-error').textContent = message || '';
     $('login-error').hidden = !message;
     $('login-name').focus();
+    document.title = 'Analytics';
   }
 
   function setConnectionState(value) {
@@ -126,6 +127,8 @@
   async function logout() {
     stopConnection();
     await fetch('/api/logout', { method: 'POST' }).catch(() => {});
+    // The next to sign in here starts at their own first site, not at the one left in the address.
+    history.replaceState(null, '', location.pathname);
     showLogin();
   }
 
@@ -234,6 +237,11 @@
     if (!connection || !site || connection.state !== 'Connected') return;
     const ticket = ++state.subscription;
     try {
+      // The server closes a connection whose session has ended; the reconnect that follows would
+      // still watch a public site, anonymously. Ask first, so an ended session shows the login.
+      const me = await fetch('/api/me', { cache: 'no-store' }).catch(() => null);
+      if (ticket !== state.subscription || state.connection !== connection) return;
+      if (me && me.status === 401) return showLogin('Your session has ended; sign in again.');
       const counts = await connection.invoke('Subscribe', site);
       if (ticket !== state.subscription) return;
       showError('');

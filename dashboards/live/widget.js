@@ -15,7 +15,9 @@
   var site = data.site || '';
   var origin = new URL(script.src).origin;
   // The hub pushes 30 days: more could not stay live.
-  var days = Math.min(Math.max(parseInt(data.days, 10) || 5, 1), 30);
+  // Not a number: 5; anything else is held to 1–30.
+  var asked = parseInt(data.days, 10);
+  var days = isNaN(asked) ? 5 : Math.min(Math.max(asked, 1), 30);
   var refresh = (parseFloat(data.refresh) > 0 ? parseFloat(data.refresh) : 30) * 1000;
   var culture = data.culture || undefined;
   try { new Intl.DateTimeFormat(culture); } catch (e) { culture = undefined; }
@@ -38,12 +40,17 @@
     // Counts only grow: an answer older than what is shown (a slow poll) is dropped.
     if (shown && counts.total < shown.total) return;
     shown = counts;
-    var line = counts.days.slice(0, days).map(function (d) {
-      return dateFormat.format(day(d.date)) + ' (' + numberFormat.format(d.views) + ')';
-    }).join(' ') + '   Total: ' + numberFormat.format(counts.total);
+    // The line's parts, each set apart for the bidirectional algorithm (<bdi>), so a right-to-left
+    // culture's dates neither swap places nor pull "Total:" and its number apart on any page.
+    var parts = counts.days.slice(0, days).map(function (d) {
+      return [' ', dateFormat.format(day(d.date)) + ' (' + numberFormat.format(d.views) + ')'];
+    });
+    parts.push(['   ', 'Total: ' + numberFormat.format(counts.total)]);
     if (hijriFormat && counts.today) {
-      line += '   ' + dateFormat.format(day(counts.today)) + ' \u00b7 ' + hijriFormat.format(day(counts.today));
+      parts.push(['   ', dateFormat.format(day(counts.today)) + ' \u00b7 ' + hijriFormat.format(day(counts.today))]);
     }
+    parts[0][0] = '';
+    var line = parts.map(function (p) { return p[0] + p[1]; }).join('');
 
     if (!span) {
       span = document.createElement('span');
@@ -53,7 +60,14 @@
       if (!parent || parent === document.head) document.body.appendChild(span);
       else parent.insertBefore(span, script.nextSibling);
     }
-    if (span.textContent !== line) span.textContent = line;
+    if (span.textContent === line) return;
+    span.textContent = '';
+    parts.forEach(function (p) {
+      if (p[0]) span.appendChild(document.createTextNode(p[0]));
+      var part = document.createElement('bdi');
+      part.textContent = p[1];
+      span.appendChild(part);
+    });
   }
 
   // Unknown or private site: show nothing, say why once, stop.

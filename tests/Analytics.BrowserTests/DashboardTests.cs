@@ -116,6 +116,9 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
         await Expect(tab.Locator("#login")).ToBeVisibleAsync();
         await Expect(tab.Locator("#view")).ToBeHiddenAsync();
         Assert.Equal(401, await tab.EvaluateAsync<int>("() => fetch('/api/me').then(r => r.status)"));
+        // Nothing of this session stays for the next person at this screen: not the site, not the title.
+        Assert.Equal("", await tab.EvaluateAsync<string>("() => location.hash"));
+        Assert.Equal("Analytics", await tab.TitleAsync());
     }
 
     [Fact]
@@ -235,6 +238,35 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
                 await restarted.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task AnEndedSessionShowsTheLoginEvenWhileWatchingAPublicSite()
+    {
+        await using var app = new TestApp(servers, new() { ["Analytics:Live:RecheckInterval"] = "00:00:00.500" });
+        var analytics = app.StartOnLoopback();
+        var site = Servers.NewSiteId("pubdash");
+        await app.CreateSiteAsync(site, domain: "open.example", publicCounter: true);
+        await app.SendEventsAsync(site, "https://open.example/", 2);
+        var viewer = "viewer-" + site;
+        await app.CreateViewerAsync(viewer, site);
+
+        await using var context = await chromium.NewContextAsync();
+        var tab = await context.NewPageAsync();
+        Chromium.LogConsole(tab);
+        await tab.GotoAsync(new Uri(analytics, "/dashboard").AbsoluteUri);
+        await SignInAsync(tab, viewer, Traffic.Password);
+        await Expect(tab.Locator("#connection-state")).ToHaveTextAsync("live", Soon);
+        await Expect(tab.Locator("#total")).ToHaveTextAsync("2", Soon);
+
+        // The user is deleted: the server closes the live connection; its reconnect could still
+        // watch this public site anonymously, but the page sees the session is over.
+        using var admin = app.Admin();
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/users/{viewer}", UriKind.Relative))).StatusCode);
+
+        await Expect(tab.Locator("#login")).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        await Expect(tab.Locator("#login-error")).ToHaveTextAsync("Your session has ended; sign in again.");
+        await Expect(tab.Locator("#view")).ToBeHiddenAsync();
     }
 
     private static async Task SignInAsync(IPage tab, string name, string password)

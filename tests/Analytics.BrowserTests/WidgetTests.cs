@@ -47,6 +47,10 @@ public sealed class WidgetTests(Servers servers, Chromium chromium, NodeClients 
         await Expect(counter).ToHaveTextAsync(Line(today, [3, 5, 0, 7, 2], 37), Soon);
         // Right where the tag stands, inside the paragraph.
         Assert.Equal("analytics-counter", await tab.EvaluateAsync<string>("() => document.querySelector('script[data-site]').nextElementSibling.className"));
+        // Each day and the total are isolated for the bidirectional algorithm (a right-to-left
+        // culture's parts keep their order on a left-to-right page), the text itself unchanged.
+        Assert.Equal(6, await tab.EvaluateAsync<int>("() => document.querySelectorAll('.analytics-counter > bdi').length"));
+        Assert.Equal("Total: 37", await tab.EvaluateAsync<string>("() => document.querySelector('.analytics-counter > bdi:last-child').textContent"));
         await Expect(tab.Locator("#visits > .analytics-counter")).ToHaveCountAsync(1);
         // Over a plain WebSocket to the hub: no negotiate, no polling, no cookies.
         Assert.Equal(new[] { new Uri(analytics, "/hubs/live").AbsoluteUri.Replace("http://", "ws://", StringComparison.Ordinal) }, sockets);

@@ -23,7 +23,9 @@ internal static class IngestExtensions
         // Client addresses behind a reverse proxy on this machine come from X-Forwarded-For.
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
-            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            // From a proxy on this machine only: the client's address, scheme and the host it asked
+            // for (the hub compares that host with a browser's Origin).
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
             o.KnownProxies.Add(IPAddress.IPv6Loopback);
             o.KnownProxies.Add(IPAddress.Loopback);
         });

@@ -20,8 +20,8 @@ internal static class LiveExtensions
         }
 
         builder.Services.AddSingleton<LiveSubscriptions>();
-        builder.Services.AddSingleton<LiveStaffConnections>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveStaffConnections>());
+        builder.Services.AddSingleton<LiveConnections>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveConnections>());
         builder.Services.AddSingleton<TopPagesReader>();
         builder.Services.AddSingleton<LivePublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LivePublisher>());

@@ -15,7 +15,7 @@ namespace Analytics.Live;
 /// Anyone may watch a site with a public counter; other sites need staff of that site
 /// (session cookie, or a token as <c>access_token</c>).
 /// </summary>
-internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, LiveStaffConnections staffConnections,
+internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, LiveConnections connections,
     IOptions<LiveOptions> options, AnalyticsMetrics metrics) : Hub<ILiveClient>
 {
     private const string UserItem = "user";
@@ -25,15 +25,12 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
     {
         var http = Context.GetHttpContext();
         var user = http is null ? null : await http.AuthenticateStaffAsync();
-        // Site → watched as staff; read by LiveStaffConnections' checks while methods change it.
+        // Site → watched as staff; read by LiveConnections' checks while methods change it.
         var watched = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
         Context.Items[UserItem] = user;
         Context.Items[SitesItem] = watched;
-        if (user is not null)
-        {
-            var (bearer, session) = StaffAuthentication.Credentials(http!.Request);
-            staffConnections.Add(Context, bearer, session, watched);
-        }
+        var (bearer, session) = http is null || user is null ? (null, null) : StaffAuthentication.Credentials(http.Request);
+        connections.Add(Context, bearer, session, watched);
 
         metrics.LiveConnections.Add(1);
         await base.OnConnectedAsync();
@@ -85,7 +82,7 @@ internal sealed class LiveHub(SiteStore sites, CountsReader counts, TopPagesRead
     public override Task OnDisconnectedAsync(Exception? exception)
     {
         metrics.LiveConnections.Add(-1);
-        staffConnections.Remove(Context.ConnectionId);
+        connections.Remove(Context.ConnectionId);
         if (Context.Items[SitesItem] is ConcurrentDictionary<string, bool> watched)
         {
             foreach (var (site, staff) in watched)

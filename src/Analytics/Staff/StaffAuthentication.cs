@@ -56,8 +56,21 @@ internal sealed class StaffAuthentication(
             return (authorization[7..].Trim(), null);
         }
 
-        return request.Cookies.TryGetValue(Cookie, out var session) && session.Length > 0 ? (null, session) : (null, null);
+        if (!request.Cookies.TryGetValue(Cookie, out var session) || session.Length == 0)
+        {
+            return (null, null);
+        }
+
+        // The hub answers every origin (the widget is embedded anywhere): there a session cookie
+        // counts only from the service's own pages, or a page of another origin on the same site
+        // (a sibling subdomain) could read private counts as the signed-in staff.
+        return request.Path.StartsWithSegments("/hubs") && !FromOwnOrigin(request) ? (null, null) : (null, session);
     }
+
+    /// <summary>No <c>Origin</c> (not a browser's cross-origin call), or one naming this service's own host.</summary>
+    private static bool FromOwnOrigin(HttpRequest request) =>
+        request.Headers.Origin is not [{ } origin]
+        || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase));
 
     private static AuthenticateResult Success(ClaimsPrincipal principal) =>
         AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));

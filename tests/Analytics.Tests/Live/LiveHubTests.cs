@@ -15,7 +15,7 @@ public sealed class LiveHubTests(Servers servers)
 
     internal sealed record TopPages(string Site, string Date, List<Page> Pages);
 
-    private static HubConnection Connect(TestApp app, string? cookie = null, string? token = null, bool webSockets = false)
+    private static HubConnection Connect(TestApp app, string? cookie = null, string? token = null, bool webSockets = false, string? origin = null)
     {
         var connection = new HubConnectionBuilder()
             .WithUrl(new Uri(app.Server.BaseAddress, "/hubs/live"), o =>
@@ -40,6 +40,11 @@ public sealed class LiveHubTests(Servers servers)
                 if (cookie is not null)
                 {
                     o.Headers["Cookie"] = cookie;
+                }
+
+                if (origin is not null)
+                {
+                    o.Headers["Origin"] = origin;
                 }
 
                 if (token is not null)
@@ -225,7 +230,7 @@ public sealed class LiveHubTests(Servers servers)
     }
 
     [Fact]
-    public async Task ALiveConnectionClosesWhenItsUserIsDeletedOrItsTokenRevoked()
+    public async Task ALiveConnectionClosesWhenItsUserIsDeletedItsTokenRevokedOrItsSiteMadePrivate()
     {
         await using var app = new TestApp(servers, new() { ["Analytics:Live:RecheckInterval"] = "00:00:00.200" });
         var site = Servers.NewSiteId("del");
@@ -234,15 +239,22 @@ public sealed class LiveHubTests(Servers servers)
         using var admin = app.Admin();
         var made = await (await admin.PostAsJsonAsync("/api/tokens", new { name = "wall", sites = new[] { site } })).ReadJsonAsync();
 
+        var open = Servers.NewSiteId("pub");
+        await app.CreateSiteAsync(open, publicCounter: true);
+
         await using var viewer = Connect(app, cookie: cookie);
         await using var wall = Connect(app, token: made.GetProperty("token").GetString()!, webSockets: true);
+        await using var reader = Connect(app);
         var closed = new ConcurrentDictionary<string, bool>();
         viewer.Closed += _ => Task.FromResult(closed["viewer"] = true);
         wall.Closed += _ => Task.FromResult(closed["wall"] = true);
+        reader.Closed += _ => Task.FromResult(closed["reader"] = true);
         await viewer.StartAsync();
         await wall.StartAsync();
+        await reader.StartAsync();
         await viewer.InvokeAsync<Counts>("Subscribe", site);
         await wall.InvokeAsync<Counts>("Subscribe", site);
+        await reader.InvokeAsync<Counts>("Subscribe", open);
 
         // Several checks go by: nothing changed, nothing closes.
         await Task.Delay(700);
@@ -251,15 +263,37 @@ public sealed class LiveHubTests(Servers servers)
         var name = (await (await app.CreateClient(new() { HandleCookies = false }).SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/me") { Headers = { { "Cookie", cookie } } })).ReadJsonAsync()).GetProperty("name").GetString()!;
         Assert.Equal(System.Net.HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/users/{name}", UriKind.Relative))).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/tokens/{made.GetProperty("id").GetString()}", UriKind.Relative))).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"/api/sites/{open}", new { publicCounter = false })).StatusCode);
 
         var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (closed.Count < 2 && DateTime.UtcNow < deadline)
+        while (closed.Count < 3 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
         Assert.True(closed.ContainsKey("viewer"), "the deleted user's connection is still open");
         Assert.True(closed.ContainsKey("wall"), "the revoked token's connection is still open");
+        Assert.True(closed.ContainsKey("reader"), "the anonymous watcher of a site made private is still open");
+    }
+
+    [Fact]
+    public async Task AStaffCookieFromAnotherOriginIsNotHonouredByTheHub()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("orig");
+        await app.CreateSiteAsync(site, publicCounter: false);
+        var cookie = await LoginCookieAsync(app, site);
+
+        // A page of another origin (a sibling subdomain, say) whose browser sends the staff cookie along.
+        await using var foreign = Connect(app, cookie: cookie, origin: "https://elsewhere.example.com");
+        await foreign.StartAsync();
+        var refused = await Assert.ThrowsAsync<HubException>(() => foreign.InvokeAsync<Counts>("Subscribe", site));
+        Assert.Contains("Unauthorized", refused.Message, StringComparison.Ordinal);
+
+        // The service's own pages (same host) are.
+        await using var own = Connect(app, cookie: cookie, origin: app.Server.BaseAddress.GetLeftPart(UriPartial.Authority));
+        await own.StartAsync();
+        Assert.Equal(site, (await own.InvokeAsync<Counts>("Subscribe", site)).Site);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
+using Analytics.Sites;
 using Analytics.Staff;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
@@ -8,17 +9,19 @@ using StackExchange.Redis;
 namespace Analytics.Live;
 
 /// <summary>
-/// The hub's staff connections, checked again every <see cref="LiveOptions.RecheckInterval"/>: a
-/// connection whose session or token no longer works (user deleted, signed out, token revoked), or
-/// that watches a private site its user may no longer read, is closed. A client that reconnects is
-/// asked for its credentials afresh. SignalR checks them only when a connection opens.
+/// The hub's connections, checked again every <see cref="LiveOptions.RecheckInterval"/>: SignalR
+/// checks credentials only when a connection opens. A connection is closed when its session or
+/// token no longer works (user deleted, signed out, token revoked), or when a site it watches may
+/// no longer be read that way: a private site its user lost, a site no longer public, a site
+/// deleted. A client that reconnects is judged afresh.
 /// </summary>
-internal sealed partial class LiveStaffConnections(StaffCredentials credentials, IOptions<LiveOptions> options, ILogger<LiveStaffConnections> logger) : BackgroundService
+internal sealed partial class LiveConnections(StaffCredentials credentials, SiteStore sites, IOptions<LiveOptions> options, ILogger<LiveConnections> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, Watcher> _connections = new(StringComparer.Ordinal);
 
     private sealed record Watcher(HubCallerContext Context, string? Bearer, string? Session, ConcurrentDictionary<string, bool> Sites);
 
+    /// <param name="sites">Site → watched as staff (true) or as its public counter (false); the hub changes it as the client subscribes.</param>
     public void Add(HubCallerContext context, string? bearer, string? session, ConcurrentDictionary<string, bool> sites) =>
         _connections[context.ConnectionId] = new Watcher(context, bearer, session, sites);
 
@@ -44,12 +47,10 @@ internal sealed partial class LiveStaffConnections(StaffCredentials credentials,
     {
         foreach (var (id, watcher) in _connections)
         {
-            ClaimsPrincipal? user;
+            bool allowed;
             try
             {
-                user = watcher.Bearer is not null ? await credentials.FromBearerAsync(watcher.Bearer)
-                    : watcher.Session is not null ? await credentials.FromSessionAsync(watcher.Session)
-                    : null;
+                allowed = await StillAllowedAsync(watcher);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
@@ -57,8 +58,7 @@ internal sealed partial class LiveStaffConnections(StaffCredentials credentials,
                 continue;
             }
 
-            // Sites watched as staff (true) need staff access still; public ones (false) do not.
-            if (user is null || watcher.Sites.Any(s => s.Value && !user.CanRead(s.Key)))
+            if (!allowed)
             {
                 LogClosed(id);
                 Remove(id);
@@ -67,6 +67,30 @@ internal sealed partial class LiveStaffConnections(StaffCredentials credentials,
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Closed live connection {ConnectionId}: its credentials no longer allow what it watches.")]
+    private async Task<bool> StillAllowedAsync(Watcher watcher)
+    {
+        ClaimsPrincipal? user = null;
+        if (watcher.Bearer is not null || watcher.Session is not null)
+        {
+            user = watcher.Bearer is not null ? await credentials.FromBearerAsync(watcher.Bearer) : await credentials.FromSessionAsync(watcher.Session!);
+            if (user is null)
+            {
+                return false;
+            }
+        }
+
+        foreach (var (site, asStaff) in watcher.Sites)
+        {
+            var entry = await sites.FindAsync(site);
+            if (entry is null || !(user?.CanRead(site) == true || (!asStaff && entry.Site.PublicCounter)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closed live connection {ConnectionId}: it may no longer watch what it watches.")]
     private partial void LogClosed(string connectionId);
 }
