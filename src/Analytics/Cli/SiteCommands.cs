@@ -47,7 +47,7 @@ internal static class SiteCommands
                 return Fail($"There is already a site '{siteId}'.");
             }
 
-            Console.WriteLine($"Added site {site.Id} ({string.Join(", ", site.Domains)}, {site.TimeZone}{(site.PublicCounter ? ", public counter" : "")}).");
+            Console.WriteLine($"Added site {Describe(site)}.");
             Console.WriteLine($"Ingest key (for POST /api/events; shown only now): {ingestKey}");
             return 0;
         });
@@ -100,7 +100,7 @@ internal static class SiteCommands
             }
 
             await store.UpdateAsync(site);
-            Console.WriteLine($"Updated site {site.Id} ({string.Join(", ", site.Domains)}, {site.TimeZone}{(site.PublicCounter ? ", public counter" : "")}).");
+            Console.WriteLine($"Updated site {Describe(site)}.");
             return 0;
         });
         return command;
@@ -145,6 +145,9 @@ internal static class SiteCommands
         });
         return command;
     }
+
+    private static string Describe(Site site) =>
+        $"{site.Id} ({string.Join(", ", site.Domains)}, {site.TimeZone}{(site.PublicCounter ? ", public counter" : "")})";
 
     internal static int Fail(string message)
     {

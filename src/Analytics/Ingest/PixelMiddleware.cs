@@ -31,12 +31,7 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
     {
         var request = context.Request;
         var response = context.Response;
-        response.Headers.CacheControl = "no-store";
-        if (request.Headers.Origin.Count > 0)
-        {
-            response.Headers.AccessControlAllowOrigin = "*";
-            response.Headers.AccessControlExposeHeaders = IngestEndpoints.IgnoredHeader;
-        }
+        CommonHeaders(request, response);
 
         if (HttpMethods.IsHead(request.Method))
         {
@@ -57,16 +52,22 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
         return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "Method not allowed", $"{Path} answers GET (and HEAD), not {request.Method}.");
     }
 
-    private async Task PixelAsync(HttpContext context)
+    /// <summary>Never cached; readable from any page (CORS open, the bot marker exposed).</summary>
+    private static void CommonHeaders(HttpRequest request, HttpResponse response)
     {
-        var request = context.Request;
-        var response = context.Response;
         response.Headers.CacheControl = "no-store";
         if (request.Headers.Origin.Count > 0)
         {
             response.Headers.AccessControlAllowOrigin = "*";
             response.Headers.AccessControlExposeHeaders = IngestEndpoints.IgnoredHeader;
         }
+    }
+
+    private async Task PixelAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        CommonHeaders(request, response);
 
         if (!limiter.TryAcquire(context, out var refused))
         {
