@@ -36,9 +36,16 @@ internal static class AnalyticsCommand
         var parse = Build().Parse(args);
         try
         {
-            // No termination timeout: on SIGTERM/Ctrl-C the web host stops in its own time and 'run'
-            // then stops its local servers (a timeout would abandon both, and their clean-up).
-            return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+            // The web service handles SIGTERM/Ctrl-C itself and stops in its own time, and 'run' then
+            // stops its local servers: no termination timeout there, or both would be abandoned.
+            // Other commands get the cancellation (an export then removes its partial file).
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+            if (parse.CommandResult.Command.Name is "serve" or "run")
+            {
+                configuration.ProcessTerminationTimeout = null;
+            }
+
+            return await parse.InvokeAsync(configuration);
         }
         catch (Exception e) when (Explain(e) is { } message)
         {
@@ -63,6 +70,7 @@ internal static class AnalyticsCommand
         ArgumentException when e.StackTrace?.Contains("ConnectionString", StringComparison.OrdinalIgnoreCase) == true || e.Message.Contains("connection string", StringComparison.OrdinalIgnoreCase) =>
             $"A connection string is not valid: {FirstLine(e.Message)}",
         AggregateException { InnerExceptions.Count: 1 } aggregate => Explain(aggregate.InnerException!),
+        OperationCanceledException => "Stopped before it finished.",
         _ => null,
     };
 
