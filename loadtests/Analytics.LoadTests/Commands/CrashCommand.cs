@@ -46,6 +46,9 @@ internal static class CrashCommand
         var sites = CommonOptions.Sites();
         var pages = CommonOptions.Pages();
         var killAt = new Option<double>("--kill-at") { Description = "When to kill, as a fraction of the duration", DefaultValueFactory = _ => 0.5 };
+        var kill = new Option<string>("--kill") { Description = "What to kill: the service, or Redis (then started again on its data after --redis-down)", DefaultValueFactory = _ => "service" };
+        kill.AcceptOnlyFromAmong("service", "redis");
+        var redisDown = new Option<TimeSpan>("--redis-down") { Description = "With --kill redis: how long Redis stays down (the service holds the hits meanwhile)", DefaultValueFactory = _ => TimeSpan.FromSeconds(2) };
         var results = CommonOptions.Results();
         var stack = new StackOptionSet(targetable: false);
         var command = new Command("crash", """
@@ -54,21 +57,24 @@ internal static class CrashCommand
             acknowledged (2xx) must be counted in Redis exactly; hits in flight at the kill may or may not be
             (reported apart: acknowledged ≤ counted ≤ acknowledged + in flight). Then a rollup, and ClickHouse
             must equal Redis. Exit code 1 otherwise.
+            With --kill redis, Redis is killed instead and started again on its data after --redis-down; the
+            service holds the hits meanwhile (and acknowledges them), so every one must be counted, exactly once.
             """)
         {
-            duration, connections, rate, sites, pages, killAt, results,
+            duration, connections, rate, sites, pages, killAt, kill, redisDown, results,
         };
         stack.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var report = await ExecuteAsync(parse.GetValue(duration), parse.GetValue(connections), parse.GetValue(rate), parse.GetValue(sites), parse.GetValue(pages),
-                parse.GetValue(killAt), stack.Read(parse), parse.GetValue(results), cancellationToken);
+                parse.GetValue(killAt), parse.GetValue(kill) == "redis" ? parse.GetValue(redisDown) : null, stack.Read(parse), parse.GetValue(results), cancellationToken);
             return report.Passed ? 0 : 1;
         });
         return command;
     }
 
-    private static async Task<CrashReport> ExecuteAsync(TimeSpan duration, int connections, double rate, int siteCount, int pages, double killAt,
+    /// <param name="redisDown">Null: kill the service. Otherwise kill Redis, and start it again after this long.</param>
+    private static async Task<CrashReport> ExecuteAsync(TimeSpan duration, int connections, double rate, int siteCount, int pages, double killAt, TimeSpan? redisDown,
         StackOptions stackOptions, string? resultsDirectory, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.Now;
@@ -92,24 +98,45 @@ internal static class CrashCommand
             return true;
         };
 
+        var victim = redisDown is null ? "the service" : "Redis";
         Console.WriteLine(machine.Describe());
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"pixel for {duration.TotalSeconds:0} s, {connections} connections, {(rate > 0 ? $"{rate:N0} req/s" : "flat out")}; kill -9 of the service at {duration.TotalSeconds * killAt:0.0} s, then a new one on the same port"));
+            $"pixel for {duration.TotalSeconds:0} s, {connections} connections, {(rate > 0 ? $"{rate:N0} req/s" : "flat out")}; kill -9 of {victim} at {duration.TotalSeconds * killAt:0.0} s, then {victim} again"));
         using var http = LoadGenerator.CreateClient(stack.BaseAddress, connections);
         var begin = Stopwatch.GetTimestamp();
         var load = LoadGenerator.RunAsync(http, scenario, new LoadSettings(duration, connections, rate) { Label = "crash" }, cancellationToken);
 
         await Task.Delay(duration * killAt, cancellationToken);
         var killedAt = Stopwatch.GetElapsedTime(begin);
-        log.WriteLine($"kill -9 {stack.Service!.Pid} at {killedAt.TotalSeconds:0.0} s");
-        await stack.KillServiceAsync();
-        Interlocked.Exchange(ref exitedAt, Stopwatch.GetTimestamp());
-        var down = Stopwatch.GetTimestamp();
-        await stack.RestartServiceAsync(cancellationToken);
-        var downtime = Stopwatch.GetElapsedTime(down);
-        log.WriteLine($"the service is back (pid {stack.Service.Pid}) after {downtime.TotalSeconds:0.00} s");
+        TimeSpan downtime;
+        if (redisDown is { } outage)
+        {
+            log.WriteLine($"kill -9 of Redis (pid {stack.RedisPid}) at {killedAt.TotalSeconds:0.0} s");
+            await stack.KillRedisAsync();
+            var down = Stopwatch.GetTimestamp();
+            await Task.Delay(outage, cancellationToken);
+            await stack.RestartRedisAsync(cancellationToken);
+            downtime = Stopwatch.GetElapsedTime(down);
+            log.WriteLine($"Redis is back (pid {stack.RedisPid}) after {downtime.TotalSeconds:0.00} s; the service writes what it held");
+        }
+        else
+        {
+            log.WriteLine($"kill -9 {stack.Service!.Pid} at {killedAt.TotalSeconds:0.0} s");
+            await stack.KillServiceAsync();
+            Interlocked.Exchange(ref exitedAt, Stopwatch.GetTimestamp());
+            var down = Stopwatch.GetTimestamp();
+            await stack.RestartServiceAsync(cancellationToken);
+            downtime = Stopwatch.GetElapsedTime(down);
+            log.WriteLine($"the service is back (pid {stack.Service.Pid}) after {downtime.TotalSeconds:0.00} s");
+        }
 
         var result = await load;
+        if (redisDown is not null)
+        {
+            // Held hits are written once Redis answers again: wait until nothing is held any more.
+            await WaitUntilNothingHeldAsync(http, cancellationToken);
+        }
+
         var summary = LoadSummary.Of(result);
         Console.WriteLine();
         Console.WriteLine(summary.Describe());
@@ -130,11 +157,35 @@ internal static class CrashCommand
         var report = new CrashReport(CommonOptions.CommandLine(), started, machine, duration, connections, summary, killedAt.TotalSeconds, downtime.TotalSeconds,
             acknowledged, inFlight, counted, counted - acknowledged, Interlocked.Read(ref failedWhileDown), redis, rollup, clickHouse, clickHouseVersusRedis);
         Console.WriteLine(report.Passed
-            ? "PASS: every acknowledged hit survived kill -9; none was counted twice."
+            ? $"PASS: every acknowledged hit survived kill -9 of {victim}; none was counted twice."
             : "FAIL: acknowledged hits were lost or hits were counted twice.");
         var (json, markdown) = ResultFiles.Write(resultsDirectory, "crash", report, Markdown(report));
         Console.WriteLine($"results: {json}\n         {markdown}");
         return report;
+    }
+
+    /// <summary>Polls <c>/readyz</c> until the service holds no hits (at most a minute).</summary>
+    private static async Task WaitUntilNothingHeldAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            try
+            {
+                using var ready = await http.GetAsync(new Uri("/readyz", UriKind.Relative), cancellationToken);
+                using var body = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync(cancellationToken));
+                if (ready.IsSuccessStatusCode && body.RootElement.TryGetProperty("bufferedHits", out var held) && held.GetInt64() == 0)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException)
+            {
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        throw new TimeoutException("The service still held hits a minute after Redis came back.");
     }
 
     private static string Markdown(CrashReport report) => new Markdown()

@@ -160,6 +160,13 @@ internal sealed class LoadStack : IAsyncDisposable
     /// <summary>kill -9 of the service child; returns when it is gone.</summary>
     public Task KillServiceAsync() => Service?.KillAsync() ?? throw new InvalidOperationException("There is no service child to kill (--target).");
 
+    /// <summary>kill -9 of the local Redis; returns when it is gone.</summary>
+    public Task KillRedisAsync() => _redis?.KillAsync() ?? throw new InvalidOperationException("There is no local Redis to kill (--redis or --target).");
+
+    /// <summary>Starts the local Redis again on its port and data; it replays its AOF.</summary>
+    public Task RestartRedisAsync(CancellationToken cancellationToken) =>
+        _redis?.RestartAsync(cancellationToken) ?? throw new InvalidOperationException("There is no local Redis to restart (--redis or --target).");
+
     /// <summary>Starts the service again on the same port and waits until it is ready.</summary>
     public async Task RestartServiceAsync(CancellationToken cancellationToken)
     {

@@ -69,6 +69,18 @@ internal sealed class LocalRedis : IAsyncDisposable
 
     public Task KillAsync() => _process?.KillAsync() ?? Task.CompletedTask;
 
+    /// <summary>Starts this Redis again after it stopped or was killed: same port, same data (its AOF is replayed).</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+            _process = null;
+        }
+
+        await StartAsync(cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_process is not null)

@@ -66,4 +66,57 @@ public sealed class RedisOutageTests(Servers servers)
         Assert.Equal(1000, counts.Total);
         Assert.Equal(1000, counts.Days[0].Views);
     }
+
+    [Fact]
+    public async Task RedisKilledWhileHitsFlowLosesNoneAndCountsNoneTwice()
+    {
+        await using var redis = servers.PrivateRedis();
+        await redis.StartAsync();
+        await using var app = new TestApp(servers, redis: redis.ConnectionString);
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site);
+        using var client = app.CreateClient();
+        var ct = TestContext.Current.CancellationToken;
+
+        // Senders keep going through the kill: batches are on the wire when Redis dies, some of
+        // them applied (and in its AOF) without the answer getting back. They are sent again
+        // after the restart, and the exactly-once record must tell which.
+        long answered = 0;
+        using var stop = new CancellationTokenSource();
+        var senders = Enumerable.Range(0, 16).Select(worker => Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                using var response = await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.com/w{worker}/{i % 7}", UriKind.Relative), ct);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref answered);
+                }
+            }
+        }, ct)).ToList();
+
+        await Task.Delay(1500, ct);
+        await redis.KillAsync();
+        await Task.Delay(1000, ct);
+        await redis.RestartAsync(ct);
+        await Task.Delay(1500, ct);
+        await stop.CancelAsync();
+        await Task.WhenAll(senders);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        long held;
+        do
+        {
+            await Task.Delay(200, ct);
+            using var ready = await client.GetAsync(new Uri("/readyz", UriKind.Relative), ct);
+            held = (await ready.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("bufferedHits").GetInt64();
+        }
+        while (held > 0 && DateTime.UtcNow < deadline);
+
+        Assert.Equal(0, held);
+        Assert.True(answered > 1000, $"only {answered} hits were answered");
+        var counts = await app.CountsAsync(site);
+        Assert.Equal(answered, counts.Total);
+        Assert.Equal(answered, counts.Days[0].Views);
+    }
 }
