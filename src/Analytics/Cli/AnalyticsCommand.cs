@@ -71,6 +71,7 @@ internal static class AnalyticsCommand
             $"A connection string is not valid: {FirstLine(e.Message)}",
         AggregateException { InnerExceptions.Count: 1 } aggregate => Explain(aggregate.InnerException!),
         OperationCanceledException => "Stopped before it finished.",
+        Sites.SiteRemovalBusyException => e.Message,
         _ => null,
     };
 

@@ -56,6 +56,37 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
     /// <summary>Changed pairs left after the last rollup (for the pending gauge).</summary>
     public long PendingPairs { get; private set; }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> while holding the rollup lock, so no rollup reads or writes in
+    /// between: waits for a running one to finish (at most its lock timeout and a little). False when
+    /// the lock could not be had; the action did not run then.
+    /// </summary>
+    public async Task<bool> ExclusiveAsync(Func<Task> action, TimeSpan holdAtMost, CancellationToken cancellationToken = default)
+    {
+        var db = redis.GetDatabase();
+        var token = Guid.NewGuid().ToString("N");
+        var giveUpAt = DateTime.UtcNow + _options.LockTimeout + TimeSpan.FromSeconds(5);
+        while (!await db.StringSetAsync(RedisKeys.RollupLock, token, holdAtMost, When.NotExists))
+        {
+            if (DateTime.UtcNow >= giveUpAt)
+            {
+                return false;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        try
+        {
+            await action();
+            return true;
+        }
+        finally
+        {
+            await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.RollupLock], [token]);
+        }
+    }
+
     /// <summary>Rolls up everything changed; null when another node holds the lock.</summary>
     public async Task<RollupResult?> RunAsync(CancellationToken cancellationToken = default)
     {

@@ -101,6 +101,10 @@ internal static class SiteEndpoints
         {
             return Problems.Unavailable("ClickHouse could not delete the site's rows, so nothing was removed; try again when it is back.");
         }
+        catch (SiteRemovalBusyException e)
+        {
+            return Problems.Unavailable(e.Message);
+        }
     }
 
     private static async Task<IResult> RotateKeyAsync(string site, SiteStore store)

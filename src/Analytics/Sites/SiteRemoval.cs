@@ -1,4 +1,5 @@
 using Analytics.ClickHouse;
+using Analytics.Rollup;
 using Analytics.Staff;
 using ClickHouse.Driver;
 using ClickHouse.Driver.ADO.Parameters;
@@ -11,15 +12,29 @@ namespace Analytics.Sites;
 /// to staff users and API tokens, and its counts in Redis and ClickHouse. A site made again under
 /// the same id starts empty, and nobody reads it through what was given for the old one.
 /// </summary>
-internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, IConnectionMultiplexer redis, ClickHouseClient clickHouse, ILogger<SiteRemoval> logger)
+internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, RollupRunner rollup, IConnectionMultiplexer redis, ClickHouseClient clickHouse, ILogger<SiteRemoval> logger)
 {
     private static readonly string[] Tables = ["daily_site", "daily_page", "daily_referrer"];
 
     /// <summary>
-    /// False when there is no such site. ClickHouse goes first: when it cannot delete the rows, the
+    /// False when there is no such site. It runs under the rollup lock, so no rollup writes the
+    /// site's rows back in between. ClickHouse goes first: when it cannot delete the rows, the
     /// exception leaves everything as it was, to be tried again.
     /// </summary>
+    /// <exception cref="SiteRemovalBusyException">A rollup held the lock for longer than it may.</exception>
     public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
+    {
+        if (await sites.GetAsync(id) is null)
+        {
+            return false;
+        }
+
+        var removed = false;
+        var locked = await rollup.ExclusiveAsync(async () => removed = await RemoveLockedAsync(id, cancellationToken), TimeSpan.FromMinutes(2), cancellationToken);
+        return locked ? removed : throw new SiteRemovalBusyException();
+    }
+
+    private async Task<bool> RemoveLockedAsync(string id, CancellationToken cancellationToken)
     {
         if (await sites.GetAsync(id) is null)
         {
@@ -77,3 +92,6 @@ internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, ICo
     private partial void LogRemoved(string site, long keys);
 
 }
+
+/// <summary>A site could not be removed because a rollup kept the lock; nothing was removed.</summary>
+internal sealed class SiteRemovalBusyException() : Exception("A rollup kept the lock too long; nothing was removed. Try again.");

@@ -78,6 +78,33 @@ public sealed class SiteApiTests(Servers servers)
     }
 
     [Fact]
+    public async Task RemovingASiteWaitsForARunningRollupAndGivesUpIfItNeverEnds()
+    {
+        // A private Redis: the rollup lock held here must not stall other tests' rollups.
+        await using var redis = servers.PrivateRedis();
+        await redis.StartAsync(TestContext.Current.CancellationToken);
+        await using var app = new TestApp(servers, new() { ["Analytics:Rollup:LockTimeout"] = "00:00:01" }, redis: redis.ConnectionString);
+        using var admin = app.Admin();
+        using var lockHolder = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = lockHolder.GetDatabase();
+        var waits = Servers.NewSiteId("wait");
+        var stuck = Servers.NewSiteId("stuck");
+        await app.CreateSiteAsync(waits);
+        await app.CreateSiteAsync(stuck);
+
+        // A rollup that finishes within its time: the removal waits for it, then goes ahead.
+        await db.StringSetAsync(Analytics.Counting.RedisKeys.RollupLock, "another node", TimeSpan.FromMilliseconds(800));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{waits}", UriKind.Relative))).StatusCode);
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(500), $"the removal did not wait for the rollup ({watch.Elapsed})");
+
+        // One that holds on past its lock timeout and a margin: 503, and nothing is removed.
+        await db.StringSetAsync(Analytics.Counting.RedisKeys.RollupLock, "a stuck node", TimeSpan.FromSeconds(30));
+        await Http.AssertProblemAsync(await admin.DeleteAsync(new Uri($"/api/sites/{stuck}", UriKind.Relative)), HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync(new Uri($"/api/sites/{stuck}", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
     public async Task SiteIdIsTakenOnce()
     {
         await using var app = new TestApp(servers);
