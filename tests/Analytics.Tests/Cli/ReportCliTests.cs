@@ -92,6 +92,14 @@ public sealed class ReportCliTests(Servers servers)
         Assert.DoesNotContain(file, await files.WriteDueAsync());
         Assert.Equal(written, File.GetLastWriteTimeUtc(file));
         Assert.Empty(Directory.GetFiles(Path.Combine(directory, site), "*.partial"));
+
+        // The service was stopped over three Tokyo midnights: the next pass writes all three days.
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 24, 15, 0, 30, TimeSpan.Zero));
+        var caughtUp = await files.WriteDueAsync();
+        Assert.Equal(
+            ["2026-11-22.csv", "2026-11-23.csv", "2026-11-24.csv"],
+            caughtUp.Where(p => p.Contains(site, StringComparison.Ordinal)).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(file));
     }
 
     [Fact]
