@@ -188,17 +188,8 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
         {
             var analytics = app.StartOnLoopback();
             var site = Servers.NewSiteId("restart");
-            await app.CreateSiteAsync(site, domain: "restart.example", publicCounter: false);
-            await app.SendEventsAsync(site, "https://restart.example/", 2);
-            var viewer = "viewer-" + site;
-            await app.CreateViewerAsync(viewer, site);
-
-            await using var context = await chromium.NewContextAsync();
-            var tab = await context.NewPageAsync();
-            Chromium.LogConsole(tab);
-            await tab.GotoAsync(new Uri(analytics, "/dashboard").AbsoluteUri);
-            await SignInAsync(tab, viewer, Traffic.Password);
-            await Expect(tab.Locator("#connection-state")).ToHaveTextAsync("live", Soon);
+            var (context, tab, _) = await WatchAsViewerAsync(app, analytics, site, "restart.example", publicCounter: false, hits: 2);
+            await using var owned = context;
             await Expect(tab.Locator("#today-views")).ToHaveTextAsync("2", Soon);
             await tab.EvaluateAsync("() => { window.sameDocument = true; }");
 
@@ -246,17 +237,8 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
         await using var app = new TestApp(servers, new() { ["Analytics:Live:RecheckInterval"] = "00:00:00.500" });
         var analytics = app.StartOnLoopback();
         var site = Servers.NewSiteId("pubdash");
-        await app.CreateSiteAsync(site, domain: "open.example", publicCounter: true);
-        await app.SendEventsAsync(site, "https://open.example/", 2);
-        var viewer = "viewer-" + site;
-        await app.CreateViewerAsync(viewer, site);
-
-        await using var context = await chromium.NewContextAsync();
-        var tab = await context.NewPageAsync();
-        Chromium.LogConsole(tab);
-        await tab.GotoAsync(new Uri(analytics, "/dashboard").AbsoluteUri);
-        await SignInAsync(tab, viewer, Traffic.Password);
-        await Expect(tab.Locator("#connection-state")).ToHaveTextAsync("live", Soon);
+        var (context, tab, viewer) = await WatchAsViewerAsync(app, analytics, site, "open.example", publicCounter: true, hits: 2);
+        await using var owned = context;
         await Expect(tab.Locator("#total")).ToHaveTextAsync("2", Soon);
 
         // The user is deleted: the server closes the live connection; its reconnect could still
@@ -267,6 +249,26 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
         await Expect(tab.Locator("#login")).ToBeVisibleAsync(new() { Timeout = 15_000 });
         await Expect(tab.Locator("#login-error")).ToHaveTextAsync("Your session has ended; sign in again.");
         await Expect(tab.Locator("#view")).ToBeHiddenAsync();
+    }
+
+    /// <summary>
+    /// A site with <paramref name="hits"/> views and a viewer of it, signed in on the dashboard in a
+    /// browser context of its own (the caller disposes it), once the page is live.
+    /// </summary>
+    private async Task<(IBrowserContext Context, IPage Tab, string Viewer)> WatchAsViewerAsync(TestApp app, Uri analytics, string site, string domain, bool publicCounter, int hits)
+    {
+        await app.CreateSiteAsync(site, domain: domain, publicCounter: publicCounter);
+        await app.SendEventsAsync(site, $"https://{domain}/", hits);
+        var viewer = "viewer-" + site;
+        await app.CreateViewerAsync(viewer, site);
+
+        var context = await chromium.NewContextAsync();
+        var tab = await context.NewPageAsync();
+        Chromium.LogConsole(tab);
+        await tab.GotoAsync(new Uri(analytics, "/dashboard").AbsoluteUri);
+        await SignInAsync(tab, viewer, Traffic.Password);
+        await Expect(tab.Locator("#connection-state")).ToHaveTextAsync("live", Soon);
+        return (context, tab, viewer);
     }
 
     private static async Task SignInAsync(IPage tab, string name, string password)

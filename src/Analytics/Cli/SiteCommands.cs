@@ -80,16 +80,8 @@ internal static class SiteCommands
         var publicCounter = new Option<bool?>("--public-counter") { Description = "true: anyone may read the counts (the embeddable counter); false: staff only" };
         var queryParameters = new Option<string[]>("--query-parameter") { Description = "Query parameters that are part of a page's identity, replacing the ones it has (repeat for more)" };
         var command = new Command("update", "Change a site; what is not given stays as it is (as PATCH /api/sites/{site}).") { id, domains, timeZone, publicCounter, queryParameters };
-        command.SetAction(async (parse, _) =>
+        command.SetAction((parse, _) => WithSiteAsync(parse, id, async (store, existing) =>
         {
-            var siteId = parse.GetValue(id)!;
-            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
-            var store = host.Get<SiteStore>();
-            if (await store.GetAsync(siteId) is not { } existing)
-            {
-                return Fail($"There is no site '{siteId}'.");
-            }
-
             // A list option that is not given is no change (its value would be an empty list).
             var request = new SiteRequest(null, parse.GetResult(domains) is null ? null : parse.GetValue(domains), parse.GetValue(timeZone), parse.GetValue(publicCounter),
                 parse.GetResult(queryParameters) is null ? null : parse.GetValue(queryParameters));
@@ -102,7 +94,7 @@ internal static class SiteCommands
             await store.UpdateAsync(site);
             Console.WriteLine($"Updated site {Describe(site)}.");
             return 0;
-        });
+        }));
         return command;
     }
 
@@ -110,21 +102,13 @@ internal static class SiteCommands
     {
         var id = new Argument<string>("id") { Description = "Site id" };
         var command = new Command("rotate-key", "Give a site a new ingest key and print it (shown only once); the old key stops working at once.") { id };
-        command.SetAction(async (parse, _) =>
+        command.SetAction((parse, _) => WithSiteAsync(parse, id, async (store, existing) =>
         {
-            var siteId = parse.GetValue(id)!;
-            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
-            var store = host.Get<SiteStore>();
-            if (await store.GetAsync(siteId) is not { } existing)
-            {
-                return Fail($"There is no site '{siteId}'.");
-            }
-
             var ingestKey = Secrets.New("ik_");
             await store.RotateIngestKeyAsync(existing, ingestKey);
-            Console.WriteLine($"Ingest key of {siteId} (for POST /api/events; shown only now): {ingestKey}");
+            Console.WriteLine($"Ingest key of {existing.Id} (for POST /api/events; shown only now): {ingestKey}");
             return 0;
-        });
+        }));
         return command;
     }
 
@@ -144,6 +128,15 @@ internal static class SiteCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the site the <paramref name="id"/> argument names, or fails saying there is none.</summary>
+    private static async Task<int> WithSiteAsync(ParseResult parse, Argument<string> id, Func<SiteStore, Site, Task<int>> action)
+    {
+        var siteId = parse.GetValue(id)!;
+        await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+        var store = host.Get<SiteStore>();
+        return await store.GetAsync(siteId) is { } existing ? await action(store, existing) : Fail($"There is no site '{siteId}'.");
     }
 
     private static string Describe(Site site) =>

@@ -328,6 +328,10 @@ internal static class IngestEndpoints
     {
         switch (element.ValueKind)
         {
+            // The body is valid UTF-8 by now, so only an escape can make a string unreadable.
+            case JsonValueKind.String when !System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element).Contains((byte)'\\'):
+                return null;
+
             case JsonValueKind.String:
                 try
                 {

@@ -66,8 +66,7 @@ internal static class StaffEndpoints
             return Problems.Forbidden("An API token cannot remove tokens; sign in as staff.");
         }
 
-        var token = (await staff.ListTokensAsync()).FirstOrDefault(t => t.Id == id);
-        if (token is null || !MayManage(caller, token) || !await staff.DeleteTokenAsync(id))
+        if (!await staff.DeleteTokenAsync(id, token => MayManage(caller, token)))
         {
             return Problems.NotFound($"There is no token '{id}'.");
         }

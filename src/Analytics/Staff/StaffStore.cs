@@ -68,11 +68,11 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
             return false;
         }
 
-        foreach (var token in await ListTokensAsync())
+        foreach (var (hash, token) in await ReadTokensAsync())
         {
             if (token.CreatorStamp is not null && token.CreatedBy == name && token.CreatorStamp == user.Stamp)
             {
-                await DeleteTokenAsync(token.Id);
+                await Db.HashDeleteAsync(RedisKeys.Tokens, hash);
             }
         }
 
@@ -91,12 +91,11 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
             }
         }
 
-        foreach (var entry in await Db.HashGetAllAsync(RedisKeys.Tokens))
+        foreach (var (hash, token) in await ReadTokensAsync())
         {
-            var token = JsonSerializer.Deserialize<ApiToken>(entry.Value.ToString(), JsonDefaults.Options)!;
             if (token.Sites.Contains(site, StringComparer.Ordinal))
             {
-                await Db.HashSetAsync(RedisKeys.Tokens, entry.Name, JsonSerializer.Serialize(token with { Sites = [.. token.Sites.Where(s => s != site)] }, JsonDefaults.Options));
+                await Db.HashSetAsync(RedisKeys.Tokens, hash, JsonSerializer.Serialize(token with { Sites = [.. token.Sites.Where(s => s != site)] }, JsonDefaults.Options));
             }
         }
     }
@@ -117,31 +116,24 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
         return json.IsNull ? null : ReadToken(hash, json);
     }
 
-    public async Task<IReadOnlyList<ApiToken>> ListTokensAsync()
-    {
-        var all = await Db.HashGetAllAsync(RedisKeys.Tokens);
-        return [.. all.Select(e => ReadToken(e.Name.ToString(), e.Value)).OrderBy(t => t.CreatedAt)];
-    }
+    public async Task<IReadOnlyList<ApiToken>> ListTokensAsync() =>
+        [.. (await ReadTokensAsync()).Select(t => t.Token).OrderBy(t => t.CreatedAt)];
 
-    /// <summary>Removes the token with this id; false when there is none.</summary>
-    public async Task<bool> DeleteTokenAsync(string id)
+    /// <summary>Removes the token with this id when <paramref name="may"/> allows it; false when there is none (or it may not).</summary>
+    public async Task<bool> DeleteTokenAsync(string id, Func<ApiToken, bool>? may = null)
     {
         if (id.Length != TokenIdLength)
         {
             return false;
         }
 
-        foreach (var entry in await Db.HashGetAllAsync(RedisKeys.Tokens))
-        {
-            var hash = entry.Name.ToString();
-            if (TokenId(hash) == id)
-            {
-                return await Db.HashDeleteAsync(RedisKeys.Tokens, hash);
-            }
-        }
-
-        return false;
+        var found = (await ReadTokensAsync()).FirstOrDefault(t => t.Token.Id == id);
+        return found.Hash is not null && (may?.Invoke(found.Token) ?? true) && await Db.HashDeleteAsync(RedisKeys.Tokens, found.Hash);
     }
+
+    /// <summary>Every token with the hash it is stored under.</summary>
+    private async Task<IReadOnlyList<(string Hash, ApiToken Token)>> ReadTokensAsync() =>
+        [.. (await Db.HashGetAllAsync(RedisKeys.Tokens)).Select(e => (e.Name.ToString(), ReadToken(e.Name.ToString(), e.Value)))];
 
     private const int TokenIdLength = 16;
 

@@ -7,6 +7,22 @@ namespace Analytics.Tests.Counting;
 
 public sealed class RedisOutageTests(Servers servers)
 {
+    /// <summary>Polls <c>/readyz</c> (30 s at most) until Redis is up and nothing is held; its last answer.</summary>
+    private static async Task<JsonElement> WaitUntilWrittenAsync(HttpClient client, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement readiness;
+        do
+        {
+            await Task.Delay(200, ct);
+            using var ready = await client.GetAsync(new Uri("/readyz", UriKind.Relative), ct);
+            readiness = await ready.Content.ReadFromJsonAsync<JsonElement>(ct);
+        }
+        while ((readiness.GetProperty("bufferedHits").GetInt64() > 0 || readiness.GetProperty("redis").GetString() != "up") && DateTime.UtcNow < deadline);
+
+        return readiness;
+    }
+
     [Fact]
     public async Task HitsDuringARedisOutageAreHeldAndWrittenWhenItIsBack()
     {
@@ -48,15 +64,7 @@ public sealed class RedisOutageTests(Servers servers)
         }
 
         await redis.StartAsync(ct);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        JsonElement readiness;
-        do
-        {
-            await Task.Delay(200, ct);
-            using var ready = await client.GetAsync(new Uri("/readyz", UriKind.Relative), ct);
-            readiness = await ready.Content.ReadFromJsonAsync<JsonElement>(ct);
-        }
-        while ((readiness.GetProperty("bufferedHits").GetInt64() > 0 || readiness.GetProperty("redis").GetString() != "up") && DateTime.UtcNow < deadline);
+        var readiness = await WaitUntilWrittenAsync(client, ct);
 
         Assert.Equal(0, readiness.GetProperty("bufferedHits").GetInt64());
         var after = await SendAsync(200);
@@ -103,15 +111,7 @@ public sealed class RedisOutageTests(Servers servers)
         await stop.CancelAsync();
         await Task.WhenAll(senders);
 
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        long held;
-        do
-        {
-            await Task.Delay(200, ct);
-            using var ready = await client.GetAsync(new Uri("/readyz", UriKind.Relative), ct);
-            held = (await ready.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("bufferedHits").GetInt64();
-        }
-        while (held > 0 && DateTime.UtcNow < deadline);
+        var held = (await WaitUntilWrittenAsync(client, ct)).GetProperty("bufferedHits").GetInt64();
 
         Assert.Equal(0, held);
         Assert.True(answered > 1000, $"only {answered} hits were answered");
