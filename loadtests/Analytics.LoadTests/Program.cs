@@ -28,6 +28,7 @@ internal static class LoadTestsProgram
             TargetCommands.Lossy(),
             TargetCommands.Bare(),
             TargetCommands.Hincrby(),
+            TargetCommands.Floor(),
         };
 
         var parse = root.Parse(args);

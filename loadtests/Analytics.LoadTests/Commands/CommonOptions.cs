@@ -44,14 +44,14 @@ internal static class CommonOptions
             return value;
         }
 
-        result.AddError($"'{text}' is not a duration: use 30s, 2m, 500ms, 1h or a number of seconds.");
+        result.AddError($"'{text}' is not a duration: use 30s, 2m, 500ms, 150us, 1h or a number of seconds.");
         return default;
     }
 
     public static bool TryParseDuration(string text, out TimeSpan value)
     {
         value = default;
-        (string Suffix, double Seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
+        (string Suffix, double Seconds)[] units = [("us", 0.000001), ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
         foreach (var (suffix, seconds) in units)
         {
             if (text.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)

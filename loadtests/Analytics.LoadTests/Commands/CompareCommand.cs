@@ -28,25 +28,29 @@ internal sealed record CompareReport(
     IReadOnlyList<CompareRun> Runs,
     IReadOnlyList<double> ServiceOverBare,
     IReadOnlyList<double> HincrbyOverBare,
+    IReadOnlyList<double> FloorOverBare,
     double MedianServiceOverBare,
     double MedianHincrbyOverBare,
+    double MedianFloorOverBare,
     string? CountCheck,
     bool CountCheckPassed);
 
 /// <summary>
 /// <c>compare</c>: how close the service comes to the ceiling. The same wrk load, in turn, against
-/// (a) a bare Kestrel endpoint answering the same GIF, (b) the service with exact counting, and
-/// (c) a Kestrel endpoint that awaits one Redis HINCRBY per request; ratios per round and median.
+/// (a) a bare Kestrel endpoint answering the same GIF, (b) the service with exact counting,
+/// (c) a Kestrel endpoint that awaits one Redis HINCRBY per request, and (d) the floor of the
+/// service's guarantee, a group commit of one INCRBY per batch (<see cref="FloorTarget"/>); ratios
+/// per round and median.
 /// </summary>
 internal static class CompareCommand
 {
-    private static readonly string[] Targets = ["bare", "service", "hincrby"];
+    private static readonly string[] Targets = ["bare", "service", "hincrby", "floor"];
 
     public static Command Create()
     {
         var duration = CommonOptions.Duration(TimeSpan.FromSeconds(15), "How long each wrk run lasts");
         var connections = CommonOptions.Connections();
-        var rounds = new Option<int>("--rounds") { Description = "Rounds of (bare, service, hincrby)", DefaultValueFactory = _ => 3 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds of (bare, service, hincrby, floor)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads", "-t") { Description = "wrk threads", DefaultValueFactory = _ => 1 };
         var warmupOption = new Option<TimeSpan>("--warmup")
         {
@@ -64,10 +68,12 @@ internal static class CompareCommand
         var command = new Command("compare", """
             Measure the ceiling: run the same wrk load (wrk -t1 -c32 -d15s with loadtests/wrk/<scenario>.lua)
             against (a) a bare Kestrel endpoint that answers the same 43-byte GIF, (b) the service with exact
-            counting, (c) a Kestrel endpoint awaiting one Redis HINCRBY per request — in turn, round after round.
-            Prints requests/s and latency of each, the ratios service/bare and hincrby/bare per round and their
-            median, and the resident memory (VmRSS) of each target during and after its load. Quote ratios,
-            not absolute numbers: the machine is shared by wrk, the targets and Redis.
+            counting, (c) a Kestrel endpoint awaiting one Redis HINCRBY per request, (d) the floor: a Kestrel
+            endpoint that answers after a group commit of one Redis INCRBY per batch, with nothing else to do
+            (an upper bound for any design that answers only once Redis has the hit) — in turn, round after
+            round. Prints requests/s and latency of each, the ratios to bare per round and their median, and
+            the resident memory (VmRSS) of each target during and after its load. Quote ratios, not absolute
+            numbers: the machine is shared by wrk, the targets and Redis.
             """)
         {
             duration, warmupOption, connections, rounds, threads, scenario, sites, pages, days, results,
@@ -104,19 +110,24 @@ internal static class CompareCommand
         var hincrbyUri = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         await using var hincrby = ChildProcess.StartDotnet("hincrby target", self, ["hincrby-target", "--port", hincrbyUri.Port.ToString(CultureInfo.InvariantCulture), "--redis", stack.RedisConnection],
             new Dictionary<string, string>(), Path.Combine(stack.DataDirectory!, "hincrby.log"));
+        var floorUri = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        await using var floor = ChildProcess.StartDotnet("floor target", self, ["floor-target", "--port", floorUri.Port.ToString(CultureInfo.InvariantCulture), "--redis", stack.RedisConnection],
+            new Dictionary<string, string>(), Path.Combine(stack.DataDirectory!, "floor.log"));
         await bare.WaitReadyAsync(bareUri, "/healthz", TimeSpan.FromSeconds(30), cancellationToken);
         await hincrby.WaitReadyAsync(hincrbyUri, "/healthz", TimeSpan.FromSeconds(30), cancellationToken);
+        await floor.WaitReadyAsync(floorUri, "/healthz", TimeSpan.FromSeconds(30), cancellationToken);
 
         var targets = new Dictionary<string, (Uri Uri, ChildProcess Process)>
         {
             ["bare"] = (bareUri, bare),
             ["service"] = (stack.BaseAddress, stack.Service!),
             ["hincrby"] = (hincrbyUri, hincrby),
+            ["floor"] = (floorUri, floor),
         };
 
         Console.WriteLine(machine.Describe());
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"wrk -t{threads} -c{connections} -d{duration.TotalSeconds:0}s --latency -s {Repository.WrkScript(scenario)} URL -- <{siteCount} sites> {pages} {days}; {rounds} rounds of bare, service, hincrby"));
+            $"wrk -t{threads} -c{connections} -d{duration.TotalSeconds:0}s --latency -s {Repository.WrkScript(scenario)} URL -- <{siteCount} sites> {pages} {days}; {rounds} rounds of bare, service, hincrby, floor"));
         foreach (var name in Targets)
         {
             log.WriteLine($"warm-up: {name} for {warmup.TotalSeconds:0} s …");
@@ -227,15 +238,17 @@ internal static class CompareCommand
     {
         var serviceOverBare = new List<double>();
         var hincrbyOverBare = new List<double>();
+        var floorOverBare = new List<double>();
         for (var round = 1; round <= rounds; round++)
         {
             double Rps(string target) => runs.Single(r => r.Round == round && r.Target == target).Wrk.RequestsPerSecond;
             serviceOverBare.Add(Rps("service") / Rps("bare"));
             hincrbyOverBare.Add(Rps("hincrby") / Rps("bare"));
+            floorOverBare.Add(Rps("floor") / Rps("bare"));
         }
 
         return new CompareReport(CommonOptions.CommandLine(), started, machine, scenario, duration, connections, threads, runs,
-            serviceOverBare, hincrbyOverBare, Median(serviceOverBare), Median(hincrbyOverBare), countCheck, countCheckPassed);
+            serviceOverBare, hincrbyOverBare, floorOverBare, Median(serviceOverBare), Median(hincrbyOverBare), Median(floorOverBare), countCheck, countCheckPassed);
     }
 
     private static double Median(IReadOnlyList<double> values)
@@ -252,10 +265,12 @@ internal static class CompareCommand
         {
             var rps = Targets.Select(t => report.Runs.Single(r => r.Round == round && r.Target == t).Wrk.RequestsPerSecond).ToList();
             yield return [round.ToString(CultureInfo.InvariantCulture), .. rps.Select(v => Reporting.Markdown.N(v)),
-                Reporting.Markdown.N(report.ServiceOverBare[round - 1], "0.00"), Reporting.Markdown.N(report.HincrbyOverBare[round - 1], "0.00")];
+                Reporting.Markdown.N(report.ServiceOverBare[round - 1], "0.00"), Reporting.Markdown.N(report.HincrbyOverBare[round - 1], "0.00"),
+                Reporting.Markdown.N(report.FloorOverBare[round - 1], "0.00")];
         }
 
-        yield return ["median", "", "", "", Reporting.Markdown.N(report.MedianServiceOverBare, "0.00"), Reporting.Markdown.N(report.MedianHincrbyOverBare, "0.00")];
+        yield return ["median", "", "", "", "", Reporting.Markdown.N(report.MedianServiceOverBare, "0.00"), Reporting.Markdown.N(report.MedianHincrbyOverBare, "0.00"),
+            Reporting.Markdown.N(report.MedianFloorOverBare, "0.00")];
     }
 
     private static IEnumerable<IReadOnlyList<string>> TargetRows(CompareReport report) =>
@@ -277,7 +292,7 @@ internal static class CompareCommand
             ];
         });
 
-    private static readonly string[] RoundHeader = ["round", "bare req/s", "service req/s", "hincrby req/s", "service/bare", "hincrby/bare"];
+    private static readonly string[] RoundHeader = ["round", "bare req/s", "service req/s", "hincrby req/s", "floor req/s", "service/bare", "hincrby/bare", "floor/bare"];
 
     private static readonly string[] TargetHeader = ["target", "req/s (median)", "p50 ms (median)", "p99 ms (median)", "max ms", "errors", "CPU µs/req", "Redis µs/req", "RSS peak", "RSS after"];
 
@@ -305,7 +320,7 @@ internal static class CompareCommand
     }
 
     private static string Markdown(CompareReport report) => new Markdown()
-        .Heading($"compare {report.Scenario} — service/bare {Reporting.Markdown.N(report.MedianServiceOverBare, "0.00")}, hincrby/bare {Reporting.Markdown.N(report.MedianHincrbyOverBare, "0.00")}")
+        .Heading($"compare {report.Scenario} — service/bare {Reporting.Markdown.N(report.MedianServiceOverBare, "0.00")}, hincrby/bare {Reporting.Markdown.N(report.MedianHincrbyOverBare, "0.00")}, floor/bare {Reporting.Markdown.N(report.MedianFloorOverBare, "0.00")}")
         .Paragraph($"{report.Started:yyyy-MM-dd HH:mm:ss zzz} on {report.Machine.Describe()}")
         .Code(report.Command)
         .Paragraph(string.Create(CultureInfo.InvariantCulture, $"wrk -t{report.Threads} -c{report.Connections} -d{report.Duration.TotalSeconds:0}s, loadtests/wrk/{report.Scenario}.lua; targets in turn each round. CPU µs/req: CPU time (user + system) the target process, and the Redis server, used per request wrk saw answered."))

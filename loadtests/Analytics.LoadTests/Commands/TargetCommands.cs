@@ -25,6 +25,24 @@ internal static class TargetCommands
         return command;
     }
 
+    public static Command Floor()
+    {
+        var port = Port();
+        var redis = Redis();
+        var gather = new Option<int>("--gather") { Description = "Hits a batch waits for before it is sent (1: send at once)", DefaultValueFactory = _ => FloorSettings.Default.Gather };
+        var linger = new Option<TimeSpan>("--linger")
+        {
+            Description = "Longest a batch waits for them (e.g. 150us)",
+            DefaultValueFactory = _ => FloorSettings.Default.Linger,
+            CustomParser = CommonOptions.ParseDuration,
+        };
+        var command = new Command("floor-target", "Serve endpoints that answer after one group-committed Redis INCRBY per batch, the floor of 'compare'.") { port, redis, gather, linger };
+        command.Hidden = true;
+        command.SetAction((parse, cancellationToken) => MinimalHost.RunAsync(
+            FloorTarget.Build(parse.GetValue(port), parse.GetValue(redis)!, new FloorSettings(parse.GetValue(gather), parse.GetValue(linger))), cancellationToken));
+        return command;
+    }
+
     public static Command Lossy()
     {
         var port = Port();
