@@ -46,6 +46,12 @@ internal static class RedisKeys
     /// <summary>Days a rollup has taken and not yet confirmed; put back into <see cref="Dirty"/> if that rollup dies.</summary>
     public static RedisKey DirtyInFlight(string site) => $"{Prefix}{{{site}}}:rolling";
 
+    /// <summary>
+    /// Hash of the site's days (yyyy-MM-dd) rolled up since their daily report file was last
+    /// written, each with a change count; only kept while <c>Reports:DailyDirectory</c> is set.
+    /// </summary>
+    public static RedisKey Refile(string site) => $"{Prefix}{{{site}}}:refile";
+
     public static readonly RedisKey RollupLock = $"{Prefix}{{rollup}}:lock";
 
     public static bool TryParseDate(string text, out DateOnly day) =>

@@ -16,11 +16,22 @@ internal sealed class ReportsOptions
 
 /// <summary>
 /// After a site's local midnight and the rollup that follows, writes the day that just ended as
-/// a CSV file, once, atomically (a temporary file renamed into place); days missed while the
-/// service was stopped are written when it runs again (<see cref="CatchUpDays"/> back at most).
+/// a CSV file, atomically (a temporary file renamed into place); days missed while the service
+/// was stopped are written when it runs again (<see cref="CatchUpDays"/> back at most). A day
+/// that changes after its file was written (a back-filled batch) is rolled up again, and the
+/// rollup marks it in <see cref="RedisKeys.Refile"/>: its file is then written again, so a file
+/// always shows what the reports show.
 /// </summary>
 internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader reader, IConnectionMultiplexer redis, TimeProvider time, IOptions<ReportsOptions> options, AnalyticsMetrics metrics, ILogger<DailyReportFiles> logger)
 {
+    // Clears a day's mark only if no rollup marked it again while its file was being written.
+    private const string ClearMarkScript = """
+        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+          return redis.call('HDEL', KEYS[1], ARGV[1])
+        end
+        return 0
+        """;
+
     private readonly SemaphoreSlim _writing = new(1, 1);
 
     /// <summary>Writes the files that are due; returns the ones written by this call.</summary>
@@ -55,15 +66,50 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
                 continue;
             }
 
-            // The day that just ended, and the days before it that a stopped service missed
-            // (a week at most, none before the site was made).
+            // The day that just ended and the days before it that a stopped service missed (a
+            // week at most, none before the site was made), and any finished day changed since
+            // its file was written.
             var today = entry.LocalDay(time.GetUtcNow());
             var first = entry.LocalDay(site.CreatedAt);
+            var marks = new Dictionary<DateOnly, RedisValue>();
+            foreach (var mark in await db.HashGetAllAsync(RedisKeys.Refile(site.Id)))
+            {
+                if (DateOnly.TryParseExact(mark.Name.ToString(), "yyyy-MM-dd", out var marked))
+                {
+                    marks[marked] = mark.Value;
+                }
+            }
+
+            var days = marks.Keys.Where(day => day < today).ToHashSet();
             for (var day = today.AddDays(-1); day >= first && day >= today.AddDays(-CatchUpDays); day = day.AddDays(-1))
             {
-                if (await WriteDayAsync(directory, db, entry, day, cancellationToken) is { } path)
+                days.Add(day);
+            }
+
+            foreach (var day in days.OrderDescending())
+            {
+                var path = Path.Combine(directory, site.Id, $"{RedisKeys.Date(day)}.csv");
+                var marked = marks.TryGetValue(day, out var mark);
+                var exists = File.Exists(path);
+                if (exists && !marked)
+                {
+                    continue;
+                }
+
+                // A changed day long past whose file was never written: nothing to bring up to date.
+                if (!exists && (day < first || day < today.AddDays(-CatchUpDays)))
+                {
+                    await db.ScriptEvaluateAsync(ClearMarkScript, [RedisKeys.Refile(site.Id)], [RedisKeys.Date(day), mark]);
+                    continue;
+                }
+
+                if (await WriteDayAsync(path, db, entry, day, replace: exists, cancellationToken))
                 {
                     written.Add(path);
+                    if (marked)
+                    {
+                        await db.ScriptEvaluateAsync(ClearMarkScript, [RedisKeys.Refile(site.Id)], [RedisKeys.Date(day), mark]);
+                    }
                 }
             }
         }
@@ -74,16 +120,15 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
     /// <summary>How many finished days back a file is still written when it is missing.</summary>
     public const int CatchUpDays = 7;
 
-    /// <summary>Writes one finished day's file unless it exists or the day still has changes to roll up; its path when written.</summary>
-    private async Task<string?> WriteDayAsync(string directory, IDatabase db, SiteEntry entry, DateOnly day, CancellationToken cancellationToken)
+    /// <summary>Writes one finished day's file unless the day still has changes to roll up; true when written.</summary>
+    private async Task<bool> WriteDayAsync(string path, IDatabase db, SiteEntry entry, DateOnly day, bool replace, CancellationToken cancellationToken)
     {
         var site = entry.Site;
-        var path = Path.Combine(directory, site.Id, $"{RedisKeys.Date(day)}.csv");
         var member = RedisKeys.Date(day);
         // Wait until the day's last changes are rolled up, so the file is final.
-        if (File.Exists(path) || await db.SetContainsAsync(RedisKeys.Dirty(site.Id), member) || await db.SetContainsAsync(RedisKeys.DirtyInFlight(site.Id), member))
+        if (await db.SetContainsAsync(RedisKeys.Dirty(site.Id), member) || await db.SetContainsAsync(RedisKeys.DirtyInFlight(site.Id), member))
         {
-            return null;
+            return false;
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -96,18 +141,29 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
 
         try
         {
-            File.Move(temporary, path, overwrite: false);
+            File.Move(temporary, path, overwrite: replace);
         }
-        catch (IOException) when (File.Exists(path))
+        catch (IOException) when (!replace && File.Exists(path))
         {
             // Another node wrote it first (a shared folder): theirs stands.
             File.Delete(temporary);
-            return null;
+            return false;
         }
 
-        LogWritten(path);
-        return path;
+        if (replace)
+        {
+            LogRewritten(path);
+        }
+        else
+        {
+            LogWritten(path);
+        }
+
+        return true;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Wrote the daily report {Path} again: the day changed after it was written.")]
+    private partial void LogRewritten(string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Wrote the daily report {Path}.")]
     private partial void LogWritten(string path);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Analytics.ClickHouse;
 using Analytics.Counting;
+using Analytics.Reports;
 using Analytics.Sites;
 using Analytics.Telemetry;
 using ClickHouse.Driver;
@@ -18,7 +19,7 @@ internal sealed record RollupResult(int Pairs, long Rows, TimeSpan Elapsed);
 /// that died are put back by the next one. Since the rows are absolute (version = views), running
 /// twice, two nodes at once, or a retry after a failed insert can never double-count.
 /// </summary>
-internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHouseClient clickHouse, SiteStore sites, IOptions<RollupOptions> options, AnalyticsMetrics metrics, ILogger<RollupRunner> logger)
+internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHouseClient clickHouse, SiteStore sites, IOptions<RollupOptions> options, IOptions<ReportsOptions> reports, AnalyticsMetrics metrics, ILogger<RollupRunner> logger)
 {
     private const string RecoverScript = """
         local taken = redis.call('SMEMBERS', KEYS[2])
@@ -159,6 +160,12 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
 
                 foreach (var (site, days) in taken)
                 {
+                    if (!string.IsNullOrWhiteSpace(reports.Value.DailyDirectory))
+                    {
+                        // A finished day's report file, if written already, is now out of date.
+                        await Task.WhenAll(days.Select(day => db.HashIncrementAsync(RedisKeys.Refile(site), day)));
+                    }
+
                     await db.SetRemoveAsync(RedisKeys.DirtyInFlight(site), days);
                 }
 

@@ -103,6 +103,53 @@ public sealed class ReportCliTests(Servers servers)
     }
 
     [Fact]
+    public async Task DailyReportFileIsWrittenAgainWhenABackFillChangesItsDay()
+    {
+        var directory = Path.Combine(servers.Root, "daily-" + Guid.NewGuid().ToString("N")[..6]);
+        await using var redis = servers.PrivateRedis();
+        await redis.StartAsync();
+        using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        await using var app = new TestApp(servers, new() { ["Reports:DailyDirectory"] = directory, ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString);
+        var site = Servers.NewSiteId("refile");
+        var key = await app.CreateSiteAsync(site, timeZone: "Asia/Tokyo");
+        var files = app.Get<DailyReportFiles>();
+        var file = Path.Combine(directory, site, "2026-11-21.csv");
+        async Task<int> ViewsInFile() => Csv.Parse(await File.ReadAllTextAsync(file)).Skip(1).Sum(r => int.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture));
+
+        // 23:30 in Tokyo on 2026-11-21: 12 views; after midnight and the rollup, the day's file.
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 14, 30, 0, TimeSpan.Zero));
+        await app.SendBatchAsync(key, Enumerable.Range(0, 12).Select(i => ($"https://example.com/{i % 4}", (DateTimeOffset?)null)));
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 15, 0, 30, TimeSpan.Zero));
+        await app.RollupAsync(site, redisClient);
+        Assert.Contains(file, await files.WriteDueAsync());
+        Assert.Equal(12, await ViewsInFile());
+
+        // A batch back-fills 5 views into 2026-11-21 (23:45 Tokyo) and 1 into the new day. Until
+        // the rollup has them, the file stays as it is; then it is written again, once, with 17.
+        await app.SendBatchAsync(key, [
+            .. Enumerable.Range(0, 5).Select(i => ($"https://example.com/late/{i}", (DateTimeOffset?)new DateTimeOffset(2026, 11, 21, 14, 45, 0, TimeSpan.Zero))),
+            ("https://example.com/today", (DateTimeOffset?)null)]);
+        Assert.DoesNotContain(file, await files.WriteDueAsync());
+        Assert.Equal(12, await ViewsInFile());
+        await app.RollupAsync(site, redisClient);
+        var rewritten = await files.WriteDueAsync();
+        Assert.Equal([file], rewritten.Where(p => p.Contains(site, StringComparison.Ordinal)));
+        Assert.Equal(17, await ViewsInFile());
+        Assert.Contains(["2026-11-21", "/late/3", "1"], Csv.Parse(await File.ReadAllTextAsync(file)));
+        Assert.Empty(Directory.GetFiles(Path.Combine(directory, site), "*.partial"));
+
+        // Nothing changed since: not written again. The new day is marked, and waits for its midnight.
+        var written = File.GetLastWriteTimeUtc(file);
+        Assert.DoesNotContain(await files.WriteDueAsync(), p => p.Contains(site, StringComparison.Ordinal));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(file));
+        Assert.Equal(["2026-11-22"], (await redisClient.GetDatabase().HashKeysAsync(RedisKeys.Refile(site))).Select(k => k.ToString()));
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 22, 15, 0, 30, TimeSpan.Zero));
+        Assert.Contains(Path.Combine(directory, site, "2026-11-22.csv"), await files.WriteDueAsync());
+        Assert.Empty(await redisClient.GetDatabase().HashKeysAsync(RedisKeys.Refile(site)));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(file));
+    }
+
+    [Fact]
     public async Task RestartingTheWholeStackLosesNothing()
     {
         var redis = servers.PrivateRedis();
