@@ -156,7 +156,7 @@ public sealed class ReportCliTests(Servers servers)
         var clickHouse = servers.PrivateClickHouse();
         await Task.WhenAll(redis.StartAsync(), clickHouse.StartAsync());
         var site = Servers.NewSiteId("restart");
-        await using (var app = new TestApp(servers, redis: redis.ConnectionString, clickHouse: clickHouse.ConnectionString))
+        await using (var app = new TestApp(servers, new() { ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString, clickHouse: clickHouse.ConnectionString))
         {
             app.Time.SetUtcNow(DateTimeOffset.UtcNow);
             var key = await app.CreateSiteAsync(site);
@@ -169,7 +169,7 @@ public sealed class ReportCliTests(Servers servers)
         await redis.StopAsync();
         await clickHouse.StopAsync();
         await Task.WhenAll(redis.StartAsync(), clickHouse.StartAsync());
-        await using (var app = new TestApp(servers, redis: redis.ConnectionString, clickHouse: clickHouse.ConnectionString))
+        await using (var app = new TestApp(servers, new() { ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString, clickHouse: clickHouse.ConnectionString))
         {
             app.Time.SetUtcNow(DateTimeOffset.UtcNow);
             Assert.Equal(59, (await app.CountsAsync(site)).Total);
