@@ -63,35 +63,24 @@ public sealed class ReportCliTests(Servers servers)
     [Fact]
     public async Task DailyReportFileIsWrittenOnceAfterTheSitesMidnight()
     {
-        var directory = Path.Combine(servers.Root, "daily-" + Guid.NewGuid().ToString("N")[..6]);
-        // A Redis of its own: no other test's rollup rolls this site's day up before the first check.
-        await using var redis = servers.PrivateRedis();
-        await redis.StartAsync();
-        using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var app = new TestApp(servers, new() { ["Reports:DailyDirectory"] = directory, ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString);
-        var site = Servers.NewSiteId("daily");
-        var key = await app.CreateSiteAsync(site, timeZone: "Asia/Tokyo");
-        // 23:30 in Tokyo on 2026-11-21.
-        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 14, 30, 0, TimeSpan.Zero));
-        await app.SendBatchAsync(key, Enumerable.Range(0, 12).Select(i => ($"https://example.com/{i % 4}", (DateTimeOffset?)null)));
-        var files = app.Get<DailyReportFiles>();
-        var file = Path.Combine(directory, site, "2026-11-21.csv");
+        await using var daily = await TokyoDayAsync("daily");
+        var (app, site, files, file) = (daily.App, daily.Site, daily.Files, daily.FileOf("2026-11-21"));
 
         // Midnight passes in Tokyo; the file waits for the rollup of that day.
         app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 15, 0, 30, TimeSpan.Zero));
         Assert.DoesNotContain(file, await files.WriteDueAsync());
         Assert.False(File.Exists(file));
-        await app.RollupAsync(site, redisClient);
+        await app.RollupAsync(site, daily.RedisClient);
         Assert.Contains(file, await files.WriteDueAsync());
 
         var rows = Csv.Parse(await File.ReadAllTextAsync(file));
         Assert.Equal(["date", "path", "views"], rows[0]);
-        Assert.Equal(12, rows.Skip(1).Sum(r => int.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(12, await DailyFiles.ViewsInAsync(file));
         Assert.All(rows.Skip(1), r => Assert.Equal("2026-11-21", r[0]));
         var written = File.GetLastWriteTimeUtc(file);
         Assert.DoesNotContain(file, await files.WriteDueAsync());
         Assert.Equal(written, File.GetLastWriteTimeUtc(file));
-        Assert.Empty(Directory.GetFiles(Path.Combine(directory, site), "*.partial"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(daily.Directory, site), "*.partial"));
 
         // The service was stopped over three Tokyo midnights: the next pass writes all three days.
         app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 24, 15, 0, 30, TimeSpan.Zero));
@@ -105,48 +94,72 @@ public sealed class ReportCliTests(Servers servers)
     [Fact]
     public async Task DailyReportFileIsWrittenAgainWhenABackFillChangesItsDay()
     {
-        var directory = Path.Combine(servers.Root, "daily-" + Guid.NewGuid().ToString("N")[..6]);
-        await using var redis = servers.PrivateRedis();
-        await redis.StartAsync();
-        using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var app = new TestApp(servers, new() { ["Reports:DailyDirectory"] = directory, ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString);
-        var site = Servers.NewSiteId("refile");
-        var key = await app.CreateSiteAsync(site, timeZone: "Asia/Tokyo");
-        var files = app.Get<DailyReportFiles>();
-        var file = Path.Combine(directory, site, "2026-11-21.csv");
-        async Task<int> ViewsInFile() => Csv.Parse(await File.ReadAllTextAsync(file)).Skip(1).Sum(r => int.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture));
-
-        // 23:30 in Tokyo on 2026-11-21: 12 views; after midnight and the rollup, the day's file.
-        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 14, 30, 0, TimeSpan.Zero));
-        await app.SendBatchAsync(key, Enumerable.Range(0, 12).Select(i => ($"https://example.com/{i % 4}", (DateTimeOffset?)null)));
+        await using var daily = await TokyoDayAsync("refile");
+        var (app, site, files, file) = (daily.App, daily.Site, daily.Files, daily.FileOf("2026-11-21"));
+        var db = daily.RedisClient.GetDatabase();
         app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 15, 0, 30, TimeSpan.Zero));
-        await app.RollupAsync(site, redisClient);
+        await app.RollupAsync(site, daily.RedisClient);
         Assert.Contains(file, await files.WriteDueAsync());
-        Assert.Equal(12, await ViewsInFile());
+        Assert.Equal(12, await DailyFiles.ViewsInAsync(file));
 
         // A batch back-fills 5 views into 2026-11-21 (23:45 Tokyo) and 1 into the new day. Until
         // the rollup has them, the file stays as it is; then it is written again, once, with 17.
-        await app.SendBatchAsync(key, [
+        await app.SendBatchAsync(daily.Key, [
             .. Enumerable.Range(0, 5).Select(i => ($"https://example.com/late/{i}", (DateTimeOffset?)new DateTimeOffset(2026, 11, 21, 14, 45, 0, TimeSpan.Zero))),
             ("https://example.com/today", (DateTimeOffset?)null)]);
         Assert.DoesNotContain(file, await files.WriteDueAsync());
-        Assert.Equal(12, await ViewsInFile());
-        await app.RollupAsync(site, redisClient);
+        Assert.Equal(12, await DailyFiles.ViewsInAsync(file));
+        await app.RollupAsync(site, daily.RedisClient);
         var rewritten = await files.WriteDueAsync();
         Assert.Equal([file], rewritten.Where(p => p.Contains(site, StringComparison.Ordinal)));
-        Assert.Equal(17, await ViewsInFile());
+        Assert.Equal(17, await DailyFiles.ViewsInAsync(file));
         Assert.Contains(["2026-11-21", "/late/3", "1"], Csv.Parse(await File.ReadAllTextAsync(file)));
-        Assert.Empty(Directory.GetFiles(Path.Combine(directory, site), "*.partial"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(daily.Directory, site), "*.partial"));
 
         // Nothing changed since: not written again. The new day is marked, and waits for its midnight.
         var written = File.GetLastWriteTimeUtc(file);
         Assert.DoesNotContain(await files.WriteDueAsync(), p => p.Contains(site, StringComparison.Ordinal));
         Assert.Equal(written, File.GetLastWriteTimeUtc(file));
-        Assert.Equal(["2026-11-22"], (await redisClient.GetDatabase().HashKeysAsync(RedisKeys.Refile(site))).Select(k => k.ToString()));
+        Assert.Equal(["2026-11-22"], (await db.HashKeysAsync(RedisKeys.Refile(site))).Select(k => k.ToString()));
         app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 22, 15, 0, 30, TimeSpan.Zero));
-        Assert.Contains(Path.Combine(directory, site, "2026-11-22.csv"), await files.WriteDueAsync());
-        Assert.Empty(await redisClient.GetDatabase().HashKeysAsync(RedisKeys.Refile(site)));
+        Assert.Contains(daily.FileOf("2026-11-22"), await files.WriteDueAsync());
+        Assert.Empty(await db.HashKeysAsync(RedisKeys.Refile(site)));
         Assert.Equal(written, File.GetLastWriteTimeUtc(file));
+    }
+
+    /// <summary>
+    /// A site in Tokyo with daily files on, its own Redis (no other test's rollup rolls its days up
+    /// behind the test's back) and no rollup worker, after 12 views at 23:30 on 2026-11-21 there.
+    /// </summary>
+    private async Task<DailyFiles> TokyoDayAsync(string prefix)
+    {
+        var directory = Path.Combine(servers.Root, "daily-" + Guid.NewGuid().ToString("N")[..6]);
+        var redis = servers.PrivateRedis();
+        await redis.StartAsync();
+        var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var app = new TestApp(servers, new() { ["Reports:DailyDirectory"] = directory, ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString);
+        var site = Servers.NewSiteId(prefix);
+        var key = await app.CreateSiteAsync(site, timeZone: "Asia/Tokyo");
+        app.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 14, 30, 0, TimeSpan.Zero));
+        await app.SendBatchAsync(key, Enumerable.Range(0, 12).Select(i => ($"https://example.com/{i % 4}", (DateTimeOffset?)null)));
+        return new DailyFiles(directory, redis, redisClient, app, site, key);
+    }
+
+    private sealed record DailyFiles(string Directory, Analytics.LocalStack.LocalRedis Redis, StackExchange.Redis.IConnectionMultiplexer RedisClient, TestApp App, string Site, string Key) : IAsyncDisposable
+    {
+        public DailyReportFiles Files => App.Get<DailyReportFiles>();
+
+        public string FileOf(string date) => Path.Combine(Directory, Site, $"{date}.csv");
+
+        public static async Task<int> ViewsInAsync(string file) =>
+            Csv.Parse(await File.ReadAllTextAsync(file)).Skip(1).Sum(r => int.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture));
+
+        public async ValueTask DisposeAsync()
+        {
+            await App.DisposeAsync();
+            RedisClient.Dispose();
+            await Redis.DisposeAsync();
+        }
     }
 
     [Fact]
