@@ -1,3 +1,4 @@
+using System.Globalization;
 using Analytics.Counting;
 using Analytics.Sites;
 using Analytics.Telemetry;
@@ -74,7 +75,7 @@ internal sealed partial class DailyReportFiles(SiteStore sites, ReportReader rea
             var marks = new Dictionary<DateOnly, RedisValue>();
             foreach (var mark in await db.HashGetAllAsync(RedisKeys.Refile(site.Id)))
             {
-                if (DateOnly.TryParseExact(mark.Name.ToString(), "yyyy-MM-dd", out var marked))
+                if (DateOnly.TryParseExact(mark.Name.ToString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var marked))
                 {
                     marks[marked] = mark.Value;
                 }
