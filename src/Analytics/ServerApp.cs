@@ -62,6 +62,12 @@ internal static class ServerApp
         app.UseForwardedHeaders();
         app.UseExceptionHandler();
         app.UsePixel();
+        // Every answer but the pixel's (answered above) tells browsers not to guess its type.
+        app.Use((context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            return next(context);
+        });
         app.UseRouting();
         app.UseStatusCodePages();
         app.UseCors();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Analytics.BrowserTests.Infrastructure;
@@ -42,6 +43,15 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
         await using var context = await chromium.NewContextAsync();
         var tab = await context.NewPageAsync();
         Chromium.LogConsole(tab);
+        // The dashboard runs under its Content-Security-Policy: nothing it does may be refused.
+        var refused = new ConcurrentQueue<string>();
+        tab.Console += (_, message) =>
+        {
+            if (message.Text.Contains("Content Security Policy", StringComparison.Ordinal))
+            {
+                refused.Enqueue(message.Text);
+            }
+        };
         await tab.SetViewportSizeAsync(1280, 800);
         await tab.GotoAsync(new Uri(analytics, "/dashboard").AbsoluteUri);
 
@@ -119,6 +129,7 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
         // Nothing of this session stays for the next person at this screen: not the site, not the title.
         Assert.Equal("", await tab.EvaluateAsync<string>("() => location.hash"));
         Assert.Equal("Analytics", await tab.TitleAsync());
+        Assert.Empty(refused);
     }
 
     [Fact]

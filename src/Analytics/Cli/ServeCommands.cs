@@ -152,11 +152,18 @@ internal static class ServeCommands
         }
 
         var token = Secrets.New("adm_");
-        File.WriteAllText(file, token);
+        // Readable by its owner only from the moment it exists.
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
+
+        using (var writer = new StreamWriter(file, options))
+        {
+            writer.Write(token);
+        }
+
         return token;
     }
 }

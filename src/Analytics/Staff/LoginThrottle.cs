@@ -1,37 +1,107 @@
-using System.Threading.RateLimiting;
-
 namespace Analytics.Staff;
 
 /// <summary>
-/// Failed sign-ins per client address: after 10 in a minute, the address is refused until the
-/// minute is over. Each attempt costs a PBKDF2 hash, so this keeps both password guessing and CPU
-/// exhaustion at bay; successful sign-ins cost nothing here, so scripts and tests that sign in
-/// often are not locked out.
+/// Sign-in attempts per client address: at most <see cref="FailuresPerMinute"/> failed ones in a
+/// minute, after which the address is refused until the minute is over. An attempt takes its
+/// place before the password is checked and gives it back when it succeeds, so parallel guesses
+/// cannot slip past the limit, and scripts and tests that sign in often are never locked out.
+/// Password checks (PBKDF2, ~80 ms of a core each) also run at most one per core at a time, so
+/// a flood of sign-ins queues instead of taking every core. Kept in each node's memory: with N
+/// nodes behind a balancer an address gets N times the allowance.
 /// </summary>
-internal sealed class LoginThrottle : IDisposable
+internal sealed class LoginThrottle(TimeProvider time)
 {
     public const int FailuresPerMinute = 10;
 
-    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(client =>
-        RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = FailuresPerMinute,
-            Window = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
-    /// <summary>False once the address has used up its failures of this minute.</summary>
-    public bool MayAttempt(HttpContext context) =>
-        _limiter.GetStatistics(Client(context)) is not { CurrentAvailablePermits: <= 0 };
+    private readonly Dictionary<string, Attempts> _clients = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _checks = new(Environment.ProcessorCount, Environment.ProcessorCount);
 
-    /// <summary>Counts a failed sign-in against the address.</summary>
-    public void Failed(HttpContext context)
+    /// <summary>
+    /// Takes a place for one attempt from the request's address; null when the address has used up
+    /// this minute's failures. Dispose the attempt; call <see cref="Attempt.Succeeded"/> first when
+    /// the password was right.
+    /// </summary>
+    public Attempt? TryBegin(HttpContext context)
     {
-        using var lease = _limiter.AttemptAcquire(Client(context));
+        var client = context.Connection.RemoteIpAddress?.ToString() ?? "";
+        var now = time.GetUtcNow();
+        lock (_gate)
+        {
+            if (_clients.Count > 10_000)
+            {
+                // Forget the addresses whose minute is over, so the table stays small.
+                foreach (var (key, old) in _clients.Where(c => now - c.Value.Since >= Window).ToList())
+                {
+                    _clients.Remove(key);
+                }
+            }
+
+            if (!_clients.TryGetValue(client, out var attempts) || now - attempts.Since >= Window)
+            {
+                attempts = new Attempts(now);
+                _clients[client] = attempts;
+            }
+
+            if (attempts.Taken >= FailuresPerMinute)
+            {
+                return null;
+            }
+
+            attempts.Taken++;
+            return new Attempt(this, attempts);
+        }
     }
 
-    public void Dispose() => _limiter.Dispose();
+    /// <summary>Runs a password check when a core is free for it.</summary>
+    public async Task<bool> CheckAsync(Func<bool> check, CancellationToken cancellationToken)
+    {
+        await _checks.WaitAsync(cancellationToken);
+        try
+        {
+            return check();
+        }
+        finally
+        {
+            _checks.Release();
+        }
+    }
 
-    private static string Client(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "";
+    private void GiveBack(Attempts attempts)
+    {
+        lock (_gate)
+        {
+            attempts.Taken--;
+        }
+    }
+
+    internal sealed class Attempts(DateTimeOffset since)
+    {
+        public DateTimeOffset Since { get; } = since;
+
+        public int Taken { get; set; }
+    }
+
+    /// <summary>One sign-in attempt's place in its address's allowance: kept (a failure) unless it succeeded.</summary>
+    public sealed class Attempt : IDisposable
+    {
+        private readonly LoginThrottle _throttle;
+        private readonly Attempts _attempts;
+        private bool _succeeded;
+
+        internal Attempt(LoginThrottle throttle, Attempts attempts) => (_throttle, _attempts) = (throttle, attempts);
+
+        public void Succeeded() => _succeeded = true;
+
+        public void Dispose()
+        {
+            if (_succeeded)
+            {
+                _succeeded = false;
+                _throttle.GiveBack(_attempts);
+            }
+        }
+    }
 }

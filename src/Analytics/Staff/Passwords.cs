@@ -16,6 +16,11 @@ internal static class Passwords
         return string.Join('$', Scheme, Iterations.ToString(CultureInfo.InvariantCulture), Convert.ToBase64String(salt), Convert.ToBase64String(hash));
     }
 
+    /// <summary>A hash of a random password, checked when a sign-in names no user, so that takes as long as a wrong password.</summary>
+    public static string UnknownUserHash => UnknownUser.Value;
+
+    private static readonly Lazy<string> UnknownUser = new(() => Hash(Convert.ToBase64String(RandomNumberGenerator.GetBytes(24))));
+
     public static bool Verify(string password, string stored)
     {
         var parts = stored.Split('$');

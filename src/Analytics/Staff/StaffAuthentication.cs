@@ -61,16 +61,30 @@ internal sealed class StaffAuthentication(
             return (null, null);
         }
 
-        // The hub answers every origin (the widget is embedded anywhere): there a session cookie
-        // counts only from the service's own pages, or a page of another origin on the same site
-        // (a sibling subdomain) could read private counts as the signed-in staff.
-        return request.Path.StartsWithSegments("/hubs") && !FromOwnOrigin(request) ? (null, null) : (null, session);
+        return FromOwnPages(request) ? (null, session) : (null, null);
     }
 
-    /// <summary>No <c>Origin</c> (not a browser's cross-origin call), or one naming this service's own host.</summary>
-    private static bool FromOwnOrigin(HttpRequest request) =>
-        request.Headers.Origin is not [{ } origin]
-        || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase));
+    /// <summary>
+    /// Whether a request carrying the session cookie comes from the service's own pages. The
+    /// cookie is SameSite=Strict, which keeps other sites out but not another origin of the same
+    /// site (a sibling subdomain such as the tracked site itself): from there a browser sends the
+    /// cookie along with a form post to the API, or a no-cors GET that starts a long-polling hub
+    /// connection (the hub answers every origin, for the widget). So the cookie counts only when
+    /// the browser says the request is same-origin (<c>Sec-Fetch-Site</c>, which every current
+    /// browser sends and which does not depend on a proxy's Host), or, from a client that does
+    /// not send it, when any <c>Origin</c> names this service's host. Clients that send neither
+    /// (scripts, the CLI) are not browsers acting for someone else.
+    /// </summary>
+    public static bool FromOwnPages(HttpRequest request)
+    {
+        if (request.Headers["Sec-Fetch-Site"] is [{ Length: > 0 } fetchSite])
+        {
+            return fetchSite is "same-origin" or "none";
+        }
+
+        return request.Headers.Origin is not [{ } origin]
+            || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase));
+    }
 
     private static AuthenticateResult Success(ClaimsPrincipal principal) =>
         AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));

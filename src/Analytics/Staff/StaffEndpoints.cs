@@ -79,13 +79,6 @@ internal static class StaffEndpoints
 
     private static async Task<IResult> LoginAsync(LoginRequest? request, StaffStore staff, LoginThrottle throttle, HttpContext context)
     {
-        if (!throttle.MayAttempt(context))
-        {
-            context.Response.Headers.RetryAfter = "60";
-            return TypedResults.Problem($"More than {LoginThrottle.FailuresPerMinute} failed sign-ins a minute from this address; wait a minute.",
-                statusCode: StatusCodes.Status429TooManyRequests, title: "Too many sign-in attempts");
-        }
-
         if (string.IsNullOrEmpty(request?.Name))
         {
             return Problems.Invalid("name", "name is required.");
@@ -96,13 +89,23 @@ internal static class StaffEndpoints
             return Problems.Invalid("password", "password is required.");
         }
 
-        var user = await staff.GetUserAsync(request.Name);
-        if (user is null || !Passwords.Verify(request.Password, user.PasswordHash))
+        using var attempt = throttle.TryBegin(context);
+        if (attempt is null)
         {
-            throttle.Failed(context);
+            context.Response.Headers.RetryAfter = "60";
+            return TypedResults.Problem($"More than {LoginThrottle.FailuresPerMinute} failed sign-ins a minute from this address; wait a minute.",
+                statusCode: StatusCodes.Status429TooManyRequests, title: "Too many sign-in attempts");
+        }
+
+        // An unknown name costs the same password check as a known one: timing tells no names.
+        var user = await staff.GetUserAsync(request.Name);
+        var passwordHash = user?.PasswordHash ?? Passwords.UnknownUserHash;
+        if (!await throttle.CheckAsync(() => Passwords.Verify(request.Password, passwordHash), context.RequestAborted) || user is null)
+        {
             return Problems.Unauthorized("The name or password is wrong.");
         }
 
+        attempt.Succeeded();
         var session = await staff.CreateSessionAsync(user);
         context.Response.Cookies.Append(StaffAuthentication.Cookie, session, new CookieOptions
         {
@@ -115,8 +118,14 @@ internal static class StaffEndpoints
         return TypedResults.Ok(new Me(user.Name, user.Role, user.Sites));
     }
 
-    private static async Task<NoContent> LogoutAsync(StaffStore staff, HttpContext context)
+    private static async Task<IResult> LogoutAsync(StaffStore staff, HttpContext context)
     {
+        // Another page of the same site (whose browser sends the cookie along) cannot sign staff out.
+        if (!StaffAuthentication.FromOwnPages(context.Request))
+        {
+            return Problems.Forbidden("Sign out from the service's own pages.");
+        }
+
         if (context.Request.Cookies.TryGetValue(StaffAuthentication.Cookie, out var session) && session.Length > 0)
         {
             await staff.DeleteSessionAsync(session);

@@ -15,7 +15,7 @@ public sealed class LiveHubTests(Servers servers)
 
     internal sealed record TopPages(string Site, string Date, List<Page> Pages);
 
-    private static HubConnection Connect(TestApp app, string? cookie = null, string? token = null, bool webSockets = false, string? origin = null)
+    private static HubConnection Connect(TestApp app, string? cookie = null, string? token = null, bool webSockets = false, string? origin = null, string? fetchSite = null)
     {
         var connection = new HubConnectionBuilder()
             .WithUrl(new Uri(app.Server.BaseAddress, "/hubs/live"), o =>
@@ -45,6 +45,11 @@ public sealed class LiveHubTests(Servers servers)
                 if (origin is not null)
                 {
                     o.Headers["Origin"] = origin;
+                }
+
+                if (fetchSite is not null)
+                {
+                    o.Headers["Sec-Fetch-Site"] = fetchSite;
                 }
 
                 if (token is not null)
@@ -290,10 +295,19 @@ public sealed class LiveHubTests(Servers servers)
         var refused = await Assert.ThrowsAsync<HubException>(() => foreign.InvokeAsync<Counts>("Subscribe", site));
         Assert.Contains("Unauthorized", refused.Message, StringComparison.Ordinal);
 
-        // The service's own pages (same host) are.
+        // Nor is it when the browser sends no Origin, as for a no-cors GET that opens a long poll
+        // from a sibling subdomain: the browser still says where the request comes from.
+        await using var noCors = Connect(app, cookie: cookie, fetchSite: "same-site");
+        await noCors.StartAsync();
+        Assert.Contains("Unauthorized", (await Assert.ThrowsAsync<HubException>(() => noCors.InvokeAsync<Counts>("Subscribe", site))).Message, StringComparison.Ordinal);
+
+        // The service's own pages (same host, or same-origin by the browser's word) are.
         await using var own = Connect(app, cookie: cookie, origin: app.Server.BaseAddress.GetLeftPart(UriPartial.Authority));
         await own.StartAsync();
         Assert.Equal(site, (await own.InvokeAsync<Counts>("Subscribe", site)).Site);
+        await using var sameOrigin = Connect(app, cookie: cookie, fetchSite: "same-origin");
+        await sameOrigin.StartAsync();
+        Assert.Equal(site, (await sameOrigin.InvokeAsync<Counts>("Subscribe", site)).Site);
     }
 
     [Fact]

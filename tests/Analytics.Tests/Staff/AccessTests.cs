@@ -143,6 +143,85 @@ public sealed class AccessTests(Servers servers)
     }
 
     [Fact]
+    public async Task AStaffCookieCountsOnlyOnRequestsFromTheServicesOwnPages()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        var boss = "boss-" + Guid.NewGuid().ToString("N")[..8];
+        using (var admin = app.Admin())
+        {
+            (await admin.PostAsJsonAsync("/api/users", new { name = boss, password = "correct horse battery", role = "admin" })).EnsureSuccessStatusCode();
+        }
+
+        using var signedIn = await LoginAsync(app, boss);
+        var rotate = new Uri($"/api/sites/{s.SiteA}/ingest-key", UriKind.Relative);
+        async Task<HttpResponseMessage> PostAsync(Uri uri, string header, string value)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new FormUrlEncodedContent([]) };
+            request.Headers.Add(header, value);
+            return await signedIn.SendAsync(request);
+        }
+
+        // From the dashboard: the browser says same-origin, or (older browsers) names this host as Origin.
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(rotate, "Sec-Fetch-Site", "same-origin")).StatusCode);
+        using var rotated = await PostAsync(rotate, "Origin", app.Server.BaseAddress.GetLeftPart(UriPartial.Authority));
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+        var key = (await rotated.ReadJsonAsync()).GetProperty("ingestKey").GetString()!;
+
+        // A form on another page of the same site (say the tracked site's own subdomain), which the
+        // browser sends with the cookie, SameSite=Strict notwithstanding: not signed in, key unchanged.
+        foreach (var (header, value) in new[] { ("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Site", "cross-site"), ("Origin", "https://www.example.com"), ("Origin", "null") })
+        {
+            await Http.AssertProblemAsync(await PostAsync(rotate, header, value), HttpStatusCode.Unauthorized);
+        }
+
+        await app.SendBatchAsync(key, [("https://example.com/still-the-key", null)]);
+
+        // Nor can such a page sign staff out.
+        await Http.AssertProblemAsync(await PostAsync(new Uri("/api/logout", UriKind.Relative), "Sec-Fetch-Site", "same-site"), HttpStatusCode.Forbidden);
+        Assert.Equal(HttpStatusCode.OK, (await signedIn.GetAsync(new Uri("/api/me", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task TheDashboardCannotBeFramedAndRunsOnlyItsOwnScripts()
+    {
+        await using var app = new TestApp(servers);
+        using var client = app.CreateClient();
+
+        using var dashboard = await client.GetAsync(new Uri("/dashboard", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        var policy = dashboard.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("frame-ancestors 'none'", policy, StringComparison.Ordinal);
+        Assert.Contains("script-src 'self';", policy, StringComparison.Ordinal);
+        Assert.Equal("DENY", dashboard.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("no-referrer", dashboard.Headers.GetValues("Referrer-Policy").Single());
+
+        // Nothing is served for a browser to sniff into another type.
+        foreach (var path in new[] { "/dashboard", "/api/me", "/api/sites/nosuch/counts", "/live/dashboard.js" })
+        {
+            using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+            Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        }
+    }
+
+    [Fact]
+    public async Task ParallelGuessesCannotSlipPastTheSignInLimit()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var guesser = app.CreateClient();
+        guesser.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.77");
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
+            (await guesser.PostAsJsonAsync("/api/login", new { name = i % 2 == 0 ? s.ViewerA : "nobody-" + i, password = $"guess {i}" })).StatusCode));
+
+        Assert.Equal(LoginThrottleLimit, statuses.Count(c => c == HttpStatusCode.Unauthorized));
+        Assert.Equal(30 - LoginThrottleLimit, statuses.Count(c => c == HttpStatusCode.TooManyRequests));
+    }
+
+    private const int LoginThrottleLimit = Analytics.Staff.LoginThrottle.FailuresPerMinute;
+
+    [Fact]
     public async Task FailedSignInsAreLimitedPerAddress()
     {
         var s = await SetUpAsync(servers);
