@@ -3,7 +3,10 @@ using Analytics.Infrastructure;
 using Analytics.Reports;
 using Analytics.Sites;
 using Analytics.Staff;
+using Analytics.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Analytics.Cli;
 
@@ -46,7 +49,12 @@ internal sealed class CliHost : IAsyncDisposable
         services.AddSingleton<SiteRemoval>();
         services.AddClickHouse(configuration);
         services.AddRollupAndReports();
-        return new CliHost(services.BuildServiceProvider());
+        services.AddCommandLineTelemetry(configuration);
+        var provider = services.BuildServiceProvider();
+        // No host starts them here: the providers begin listening when first asked for.
+        _ = provider.GetService<MeterProvider>();
+        _ = provider.GetService<TracerProvider>();
+        return new CliHost(provider);
     }
 
     public T Get<T>() where T : notnull => _services.GetRequiredService<T>();

@@ -4,6 +4,7 @@ using System.Globalization;
 using Analytics.Reports;
 using Analytics.Rollup;
 using Analytics.Sites;
+using Analytics.Telemetry;
 
 namespace Analytics.Cli;
 
@@ -45,6 +46,8 @@ internal static class ReportCommands
             }
 
             var file = parse.GetValue(output);
+            using var activity = AnalyticsTelemetry.Source.StartActivity("report export");
+            activity?.SetTag("analytics.report.by", query.By.ToString());
             var started = Stopwatch.GetTimestamp();
             var lastReport = started;
             void Progress(long rows)
@@ -91,6 +94,8 @@ internal static class ReportCommands
                 }
             }
 
+            activity?.SetTag("analytics.report.rows", written);
+            host.Get<AnalyticsMetrics>().ExportRows.Add(written);
             var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             Console.Error.WriteLine($"Exported {written:N0} rows ({query.From:yyyy-MM-dd} … {query.To:yyyy-MM-dd}, by {parse.GetValue(by)}) in {seconds:0.0} s{(file is null ? "" : " to " + file.FullName)}.");
             return 0;

@@ -108,8 +108,6 @@ internal sealed partial class CounterWriter : BackgroundService
         _logger = logger;
         _metrics = metrics;
         metrics.ObserveBufferedHits(() => BufferedHits);
-        // Exported from the start, so boards and alerts see 0 rather than nothing.
-        metrics.CommitFailures.Add(0);
     }
 
     /// <summary>Raised after a batch is in Redis, with the sites it touched (the live publisher listens).</summary>
@@ -266,7 +264,7 @@ internal sealed partial class CounterWriter : BackgroundService
 
             if (first)
             {
-                LogRedisUnreachable(e);
+                LogRedisUnreachable(e.Message);
             }
 
             Acknowledge(batch);
@@ -579,8 +577,8 @@ internal sealed partial class CounterWriter : BackgroundService
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable; holding hits in memory until it is back.")]
-    private partial void LogRedisUnreachable(Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable ({Reason}); holding hits in memory until it is back.")]
+    private partial void LogRedisUnreachable(string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis is reachable again; held hits are written.")]
     private partial void LogRedisBack();

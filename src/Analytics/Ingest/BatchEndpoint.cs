@@ -137,6 +137,7 @@ internal static partial class BatchEndpoint
         var now = views.Time.GetUtcNow();
         var hits = new List<Hit>(events.Count);
         var rejected = new List<Rejected>();
+        var bots = 0;
         for (var i = 0; i < events.Count; i++)
         {
             var item = events[i];
@@ -162,6 +163,7 @@ internal static partial class BatchEndpoint
             if (BotFilter.IsBot(userAgent))
             {
                 rejected.Add(new Rejected(i, "Ignored: the userAgent is a known bot."));
+                bots++;
                 continue;
             }
 
@@ -199,7 +201,8 @@ internal static partial class BatchEndpoint
 
         var problem = await IngestEndpoints.CommitAsync(views, hits);
         metrics.Hit(problem is null ? HitOutcome.Counted : HitOutcome.Unavailable, "batch", hits.Count);
-        metrics.Hit(HitOutcome.Invalid, "batch", rejected.Count);
+        metrics.Hit(HitOutcome.Bot, "batch", bots);
+        metrics.Hit(HitOutcome.Invalid, "batch", rejected.Count - bots);
         return (new Answer(hits.Count, rejected), problem);
     }
 

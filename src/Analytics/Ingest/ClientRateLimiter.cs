@@ -32,7 +32,7 @@ internal sealed class ClientRateLimiter : IDisposable
     }
 
     /// <summary>Takes one hit's worth for the client; false (and a 429 problem to send) when over the limit.</summary>
-    public bool TryAcquire(HttpContext context, out IResult? refused)
+    public bool TryAcquire(HttpContext context, string endpoint, out IResult? refused)
     {
         refused = null;
         if (_limiter is null)
@@ -47,7 +47,7 @@ internal sealed class ClientRateLimiter : IDisposable
         }
 
         context.Response.Headers.RetryAfter = "1";
-        context.RequestServices.GetRequiredService<AnalyticsMetrics>().Hit(HitOutcome.RateLimited, "any");
+        context.RequestServices.GetRequiredService<AnalyticsMetrics>().Hit(HitOutcome.RateLimited, endpoint);
         refused = TypedResults.Problem(
             string.Create(CultureInfo.InvariantCulture, $"This client sent more than {_limit} hits a second (Analytics:Ingest:ClientRateLimit)."),
             statusCode: StatusCodes.Status429TooManyRequests,
@@ -62,7 +62,13 @@ internal sealed class ClientRateLimiter : IDisposable
 internal sealed class ClientRateLimitFilter : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        context.HttpContext.RequestServices.GetRequiredService<ClientRateLimiter>().TryAcquire(context.HttpContext, out var refused)
+        context.HttpContext.RequestServices.GetRequiredService<ClientRateLimiter>().TryAcquire(context.HttpContext, Endpoint(context.HttpContext.Request.Path), out var refused)
             ? await next(context)
             : refused;
+
+    /// <summary>The endpoint kind hits are counted by, for the JSON ingest paths.</summary>
+    private static string Endpoint(PathString path) =>
+        path.Equals("/api/events", StringComparison.OrdinalIgnoreCase) ? "batch"
+        : path.Equals("/api/send", StringComparison.OrdinalIgnoreCase) ? "send"
+        : "event";
 }

@@ -1,5 +1,6 @@
 using Analytics.Infrastructure;
 using Analytics.Telemetry;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Analytics.Ingest;
 
@@ -55,6 +56,8 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
     /// <summary>Never cached; readable from any page (CORS open, the bot marker exposed).</summary>
     private static void CommonHeaders(HttpRequest request, HttpResponse response)
     {
+        // Answered ahead of routing: without this, http.server.request.duration has no route for it.
+        response.HttpContext.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(RouteTag);
         response.Headers.CacheControl = "no-store";
         if (request.Headers.Origin.Count > 0)
         {
@@ -63,13 +66,15 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
         }
     }
 
+    private static readonly KeyValuePair<string, object?> RouteTag = new("http.route", "/p.gif");
+
     private async Task PixelAsync(HttpContext context)
     {
         var request = context.Request;
         var response = context.Response;
         CommonHeaders(request, response);
 
-        if (!limiter.TryAcquire(context, out var refused))
+        if (!limiter.TryAcquire(context, "pixel", out var refused))
         {
             await refused!.ExecuteAsync(context);
             return;

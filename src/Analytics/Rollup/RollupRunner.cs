@@ -93,18 +93,23 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
     {
         var db = redis.GetDatabase();
         var token = Guid.NewGuid().ToString("N");
-        if (!await db.StringSetAsync(RedisKeys.RollupLock, token, _options.LockTimeout, When.NotExists))
-        {
-            metrics.RollupRuns.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
-            return null;
-        }
-
-        using var activity = AnalyticsTelemetry.Source.StartActivity("rollup");
         var started = Stopwatch.GetTimestamp();
-        var succeeded = false;
+        var outcome = "failed";
+        var locked = false;
+        Activity? activity = null;
+        List<string> siteIds = [];
         try
         {
-            var siteIds = (await sites.ListAsync()).Select(s => s.Id).ToList();
+            // Inside the try: a Redis that fails here fails the rollup, counted as such.
+            if (!await db.StringSetAsync(RedisKeys.RollupLock, token, _options.LockTimeout, When.NotExists))
+            {
+                outcome = "skipped";
+                return null;
+            }
+
+            locked = true;
+            activity = AnalyticsTelemetry.Source.StartActivity("rollup");
+            siteIds = [.. (await sites.ListAsync()).Select(s => s.Id)];
             long recovered = 0;
             foreach (var site in siteIds)
             {
@@ -181,27 +186,61 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
 
             activity?.SetTag("analytics.rollup.pairs", pairs);
             activity?.SetTag("analytics.rollup.rows", rows);
-            long pending = 0;
-            foreach (var site in siteIds)
-            {
-                pending += await db.SetLengthAsync(RedisKeys.Dirty(site));
-            }
-
-            PendingPairs = pending;
-            succeeded = true;
+            PendingPairs = await PendingAsync(db, siteIds);
+            outcome = "ok";
             return result;
         }
         finally
         {
-            metrics.RollupRuns.Add(1, new KeyValuePair<string, object?>("result", succeeded ? "ok" : "failed"));
-            metrics.RollupDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            if (!succeeded)
+            metrics.RollupRuns.Add(1, new KeyValuePair<string, object?>("result", outcome));
+            if (outcome != "skipped")
             {
-                activity?.SetStatus(ActivityStatusCode.Error);
+                metrics.RollupDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
 
-            await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.RollupLock], [token]);
+            if (outcome == "failed")
+            {
+                activity?.SetStatus(ActivityStatusCode.Error);
+                // What waits now (a failed rollup puts its pairs back), if Redis can still say.
+                try
+                {
+                    PendingPairs = await PendingAsync(db, siteIds);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                }
+            }
+
+            activity?.Dispose();
+            if (locked)
+            {
+                await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.RollupLock], [token]);
+            }
+            else if (outcome == "failed")
+            {
+                // The lock's SET timed out here yet may still have reached Redis: let go of it
+                // (only ours, by its token) rather than leave it to block rollups until it expires.
+                try
+                {
+                    await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.RollupLock], [token]);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                }
+            }
         }
+    }
+
+    /// <summary>Changed (site, day) pairs of these sites waiting for a rollup.</summary>
+    private static async Task<long> PendingAsync(IDatabase db, IEnumerable<string> siteIds)
+    {
+        long pending = 0;
+        foreach (var site in siteIds)
+        {
+            pending += await db.SetLengthAsync(RedisKeys.Dirty(site));
+        }
+
+        return pending;
     }
 
     private static RedisKey[] DirtySets(string site) => [RedisKeys.Dirty(site), RedisKeys.DirtyInFlight(site)];

@@ -55,7 +55,9 @@ internal sealed partial class RollupWorker : BackgroundService
                 catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
                     _failures++;
-                    LogFailed(e, _failures, Delay(interval).TotalSeconds);
+                    // One line for an expected condition (ClickHouse or Redis away); the stack at Debug.
+                    LogFailed(_failures, e.Message, Delay(interval).TotalSeconds);
+                    LogFailure(e);
                 }
             }
         }
@@ -83,6 +85,9 @@ internal sealed partial class RollupWorker : BackgroundService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Daily report files could not be written ({Reason}); check Reports:DailyDirectory. Retried after the next rollup.")]
     private partial void LogDailyFilesFailed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Rollup failed ({Failures} in a row); nothing is lost, retrying in {Seconds:0} s.")]
-    private partial void LogFailed(Exception exception, int failures, double seconds);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Rollup failed ({Failures} in a row): {Reason}. Nothing is lost; retrying in {Seconds:0} s.")]
+    private partial void LogFailed(int failures, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The rollup's failure in full.")]
+    private partial void LogFailure(Exception exception);
 }

@@ -32,7 +32,7 @@ internal static class AnalyticsTelemetry
 internal sealed class AnalyticsMetrics
 {
     /// <summary>The endpoint kinds hits are counted by (a bounded tag value).</summary>
-    private static readonly string[] Endpoints = ["pixel", "event", "send", "batch", "any"];
+    private static readonly string[] Endpoints = ["pixel", "event", "send", "batch"];
 
     private static readonly int Outcomes = Enum.GetValues<HitOutcome>().Length;
 
@@ -51,12 +51,25 @@ internal sealed class AnalyticsMetrics
         CommitFailures = Meter.CreateCounter<long>("analytics.commit.failures", "{batch}", "Group commits Redis did not acknowledge (kept in memory and retried).");
         RollupRuns = Meter.CreateCounter<long>("analytics.rollup.runs", "{run}", "Rollups by result: ok, failed, or skipped (another node held the lock).");
         RollupRows = Meter.CreateCounter<long>("analytics.rollup.rows", "{row}", "Rows written to ClickHouse by rollups.");
-        RollupDuration = Meter.CreateHistogram<double>("analytics.rollup.duration", "s", "Time of one rollup.");
+        RollupDuration = Meter.CreateHistogram<double>("analytics.rollup.duration", "s", "Time of one rollup.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         LivePushes = Meter.CreateCounter<long>("analytics.live.pushes", "{push}", "Counts pushed to live subscribers.");
         LivePushLatency = Meter.CreateHistogram<double>("analytics.live.push_latency", "s", "From the group commit of a change to its push.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
         LiveConnections = Meter.CreateUpDownCounter<long>("analytics.live.connections", "{connection}", "Open SignalR connections to the live hub.");
         ExportRows = Meter.CreateCounter<long>("analytics.export.rows", "{row}", "Report rows written by exports and daily files.");
+
+        // Every series exported from the start, at 0: rate() and increase() see the first event
+        // after a start (a first failed rollup, say), and boards and alerts see 0, not nothing.
+        CommitFailures.Add(0);
+        foreach (var result in new[] { "ok", "failed", "skipped" })
+        {
+            RollupRuns.Add(0, new KeyValuePair<string, object?>("result", result));
+        }
+
+        RollupRows.Add(0);
+        LivePushes.Add(0);
+        ExportRows.Add(0);
     }
 
     public Meter Meter { get; }
@@ -81,7 +94,7 @@ internal sealed class AnalyticsMetrics
 
     public Counter<long> ExportRows { get; }
 
-    /// <summary>Counts hits; <paramref name="endpoint"/> is one of pixel, event, send, batch or any.</summary>
+    /// <summary>Counts hits; <paramref name="endpoint"/> is one of pixel, event, send or batch.</summary>
     public void Hit(HitOutcome outcome, string endpoint, long count = 1)
     {
         var e = Array.IndexOf(Endpoints, endpoint);
@@ -96,17 +109,13 @@ internal sealed class AnalyticsMetrics
         }
     }
 
-    /// <summary>Every (outcome, endpoint) seen so far, and counted hits of every endpoint from the start.</summary>
+    /// <summary>Every (outcome, endpoint), from the start (a bounded 7 × 4 series).</summary>
     private IEnumerable<Measurement<long>> ObserveHits()
     {
         for (var i = 0; i < _hits.Length; i++)
         {
             var (outcome, endpoint) = ((HitOutcome)(i / Endpoints.Length), Endpoints[i % Endpoints.Length]);
-            var hits = Volatile.Read(ref _hits[i]);
-            if (hits > 0 || (outcome == HitOutcome.Counted && endpoint != "any"))
-            {
-                yield return new Measurement<long>(hits, new KeyValuePair<string, object?>("outcome", OutcomeTag(outcome)), new KeyValuePair<string, object?>("endpoint", endpoint));
-            }
+            yield return new Measurement<long>(Volatile.Read(ref _hits[i]), new KeyValuePair<string, object?>("outcome", OutcomeTag(outcome)), new KeyValuePair<string, object?>("endpoint", endpoint));
         }
     }
 

@@ -17,10 +17,7 @@ internal static class TelemetryExtensions
         builder.Services.AddSingleton<AnalyticsMetrics>();
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(
-                serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? "analytics",
-                serviceVersion: AnalyticsTelemetry.Version,
-                serviceInstanceId: $"{Environment.MachineName}:{Environment.ProcessId}"))
+            .ConfigureResource(r => Describe(r, builder.Configuration))
             .WithMetrics(metrics => metrics
                 .AddMeter(AnalyticsTelemetry.Name)
                 .AddAspNetCoreInstrumentation()
@@ -39,6 +36,32 @@ internal static class TelemetryExtensions
 
         return builder;
     }
+
+    /// <summary>
+    /// For the command line: with OTEL_EXPORTER_OTLP_ENDPOINT set, its traces (exports, rollups,
+    /// ClickHouse, Redis) and the service's metrics go out over OTLP too, flushed when the command's
+    /// services are disposed. Without it, nothing.
+    /// </summary>
+    public static IServiceCollection AddCommandLineTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            return services;
+        }
+
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => Describe(r, configuration))
+            .WithMetrics(metrics => metrics.AddMeter(AnalyticsTelemetry.Name))
+            .WithTracing(tracing => tracing.AddSource(AnalyticsTelemetry.Name, "ClickHouse.Driver").AddRedisInstrumentation())
+            .UseOtlpExporter();
+        return services;
+    }
+
+    /// <summary>The resource every signal carries: service name, version and instance.</summary>
+    private static ResourceBuilder Describe(ResourceBuilder resource, IConfiguration configuration) => resource.AddService(
+        serviceName: configuration["OTEL_SERVICE_NAME"] ?? "analytics",
+        serviceVersion: AnalyticsTelemetry.Version,
+        serviceInstanceId: $"{Environment.MachineName}:{Environment.ProcessId}");
 
     public static IEndpointRouteBuilder MapTelemetry(this IEndpointRouteBuilder app)
     {

@@ -14,19 +14,8 @@ public sealed class OtlpExportTests(Servers servers)
     [Fact]
     public async Task TracesMetricsAndLogsReachTheOtlpEndpointWithTheResource()
     {
-        // An OTLP/HTTP receiver that keeps what it is sent (protobuf; names and values are UTF-8 in it).
-        var received = new ConcurrentQueue<(string Signal, string Body)>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var receiver = builder.Build();
-        receiver.MapPost("/v1/{signal}", async (HttpContext context, string signal) =>
-        {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
-            received.Enqueue((signal, Encoding.UTF8.GetString(body.ToArray())));
-            return Results.Ok();
-        });
-        await receiver.StartAsync(TestContext.Current.CancellationToken);
+        var (receiver, received) = await StartReceiverAsync();
+        await using var _ = receiver;
 
         await using var app = new TestApp(servers, new()
         {
@@ -57,6 +46,50 @@ public sealed class OtlpExportTests(Servers servers)
             // Logs: the rollup says what it wrote.
             "logs:Rolled up",
         ];
+        await AssertReceivedAsync(received, wanted, ["traces", "metrics", "logs"]);
+    }
+
+    [Fact]
+    public async Task TheCommandLinesExportSendsItsTraceAndRowsToo()
+    {
+        var (receiver, received) = await StartReceiverAsync();
+        await using var _ = receiver;
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("otlpcli");
+        var key = await app.CreateSiteAsync(site);
+        await app.SendBatchAsync(key, Enumerable.Range(0, 4).Select(i => ($"https://example.com/{i}", (DateTimeOffset?)null)));
+        await app.RollupAsync(site, servers.Redis);
+
+        var export = await Infrastructure.Cli.RunAsync(
+            new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Urls.First(), ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf" },
+            "export", "--site", site, "--by", "page", "--out", Path.Combine(servers.Root, site + ".csv"), "--redis", servers.RedisConnection, "--clickhouse", servers.ClickHouseConnection);
+        export.AssertSucceeded();
+
+        // Flushed as the command ends: its export span, the ClickHouse driver's, and the rows.
+        await AssertReceivedAsync(received, ["traces:report export", "traces:ClickHouse.Driver", "metrics:analytics.export.rows"], ["traces", "metrics"]);
+    }
+
+    /// <summary>An OTLP/HTTP receiver that keeps what it is sent (protobuf; names and values are UTF-8 in it).</summary>
+    private static async Task<(WebApplication Receiver, ConcurrentQueue<(string Signal, string Body)> Received)> StartReceiverAsync()
+    {
+        var received = new ConcurrentQueue<(string Signal, string Body)>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var receiver = builder.Build();
+        receiver.MapPost("/v1/{signal}", async (HttpContext context, string signal) =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            received.Enqueue((signal, Encoding.UTF8.GetString(body.ToArray())));
+            return Results.Ok();
+        });
+        await receiver.StartAsync(TestContext.Current.CancellationToken);
+        return (receiver, received);
+    }
+
+    /// <summary>Waits (20 s at most) for every "signal:text" wanted; each of the signals must carry the resource.</summary>
+    private static async Task AssertReceivedAsync(ConcurrentQueue<(string Signal, string Body)> received, string[] wanted, string[] signals)
+    {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (Missing().Count > 0 && DateTime.UtcNow < deadline)
         {
@@ -65,7 +98,7 @@ public sealed class OtlpExportTests(Servers servers)
 
         Assert.Empty(Missing());
         // Every signal carries the resource: service name, version and instance.
-        foreach (var signal in new[] { "traces", "metrics", "logs" })
+        foreach (var signal in signals)
         {
             var body = received.First(r => r.Signal == signal).Body;
             Assert.Contains("service.name", body, StringComparison.Ordinal);

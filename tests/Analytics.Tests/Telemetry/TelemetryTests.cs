@@ -74,6 +74,67 @@ public sealed partial class TelemetryTests(Servers servers)
     }
 
     [Fact]
+    public async Task SeriesExistFromTheStartAndBotsLimitsAndFailedRollupsCountWhereTheyHappen()
+    {
+        await using var redis = servers.PrivateRedis();
+        await redis.StartAsync();
+        await using var app = new TestApp(servers, new() { ["Analytics:Ingest:ClientRateLimit"] = "3", ["Analytics:Rollup:Enabled"] = "false" }, redis: redis.ConnectionString);
+        var site = Servers.NewSiteId("series");
+        var key = await app.CreateSiteAsync(site);
+        using var client = app.CreateClient();
+
+        // Before anything happens, at 0: the first failure after a start shows in increase().
+        var before = await ScrapeAsync(client);
+        foreach (var series in new[]
+        {
+            """analytics_rollup_runs_total{result="failed"}""", """analytics_rollup_runs_total{result="ok"}""", """analytics_rollup_runs_total{result="skipped"}""",
+            "analytics_rollup_rows_total", "analytics_live_pushes_total", "analytics_export_rows_total", "analytics_commit_failures_total",
+            """analytics_hits_total{endpoint="pixel",outcome="rate_limited"}""", """analytics_hits_total{endpoint="batch",outcome="bot"}""", """analytics_hits_total{endpoint="send",outcome="unavailable"}""",
+        })
+        {
+            Assert.True(before.TryGetValue(series, out var value) && value == 0, $"{series} is not exported at 0");
+        }
+
+        // Pixels past the client's limit count as rate-limited pixels (not "any"), one per 429.
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            statuses.Add((await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.com/{i}", UriKind.Relative))).StatusCode);
+        }
+
+        var limited = statuses.Count(s => s == HttpStatusCode.TooManyRequests);
+        Assert.InRange(limited, 1, 3);
+
+        // A batch's bots count as bots, not as invalid.
+        await Task.Delay(TimeSpan.FromSeconds(1.2), TestContext.Current.CancellationToken);
+        using var ingest = app.WithBearer(key);
+        using var batch = await ingest.PostAsync(new Uri("/api/events", UriKind.Relative), Http.Json(new object[]
+        {
+            new { url = "https://example.com/a" }, new { url = "https://example.com/b" },
+            new { url = "https://example.com/c", userAgent = "Googlebot/2.1" }, new { url = "https://example.com/d", userAgent = "bingbot/2.0" },
+            new { url = "https://elsewhere.example.org/" },
+        }));
+        Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+
+        // A rollup that cannot even take its lock (Redis away) counts as failed, with its duration in seconds.
+        await redis.StopAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => app.Get<RollupRunner>().RunAsync());
+
+        var after = await ScrapeAsync(client);
+        double Delta(string key) => Value(after, key) - Value(before, key);
+        Assert.Equal(limited, Delta("""analytics_hits_total{endpoint="pixel",outcome="rate_limited"}"""));
+        Assert.Equal(6 - limited, Delta("""analytics_hits_total{endpoint="pixel",outcome="counted"}"""));
+        Assert.Equal(2, Delta("""analytics_hits_total{endpoint="batch",outcome="counted"}"""));
+        Assert.Equal(2, Delta("""analytics_hits_total{endpoint="batch",outcome="bot"}"""));
+        Assert.Equal(1, Delta("""analytics_hits_total{endpoint="batch",outcome="invalid"}"""));
+        Assert.Equal(1, Delta("""analytics_rollup_runs_total{result="failed"}"""));
+        Assert.Equal(1, Value(after, """analytics_rollup_duration_seconds_bucket{le="60"}"""));
+        Assert.True(after.ContainsKey("""analytics_rollup_duration_seconds_bucket{le="0.005"}"""), "the rollup duration's buckets are not in seconds");
+        // The pixel, answered ahead of routing, still has its route on the HTTP server's metrics.
+        Assert.Contains(after.Keys, k => k.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal) && k.Contains("http_route=\"/p.gif\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task EveryMetricTheBoardsQueryExists()
     {
         await using var app = new TestApp(servers);
