@@ -28,10 +28,10 @@ internal sealed partial class CounterWriter : BackgroundService
 {
     internal const string ApplyScript = """
         -- KEYS: the record of batches applied (a sorted set of sequence numbers), then per site:
-        -- total, changed days, then per day: day, pages, referrers, visitors.
-        -- ARGV: sequence, lowest unresolved sequence, record ttl, then per site: number of days, then
-        -- per day: date, views, #pages, #referrers, #visitors, page/views pairs, referrer/views
-        -- pairs, visitor hashes.
+        -- total, changed days, generation, then per day: day, pages, referrers, visitors.
+        -- ARGV: sequence, lowest unresolved sequence, record ttl, then per site: number of days,
+        -- generation, then per day: date, views, #pages, #referrers, #visitors, page/views pairs,
+        -- referrer/views pairs, visitor hashes.
         -- Returns 1 when applied, 0 when the record already had the batch.
         local record, sequence = KEYS[1], ARGV[1]
         if redis.call('ZSCORE', record, sequence) then
@@ -46,35 +46,45 @@ internal sealed partial class CounterWriter : BackgroundService
         end
         local a, k = 4, 2
         while a <= #ARGV do
-          local days = tonumber(ARGV[a])
+          local days, generation = tonumber(ARGV[a]), ARGV[a + 1]
           local total, dirty = KEYS[k], KEYS[k + 1]
-          a, k = a + 1, k + 2
+          -- Only under the generation the hits were checked against: not for a site deleted
+          -- since, nor for one made again under its id (none recorded: a site from before them).
+          local current = redis.call('GET', KEYS[k + 2])
+          local live = not current or current == generation
+          a, k = a + 2, k + 3
           local views = 0
           for d = 1, days do
             local date, dayViews = ARGV[a], tonumber(ARGV[a + 1])
             local pages, referrers, visitors = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
             a = a + 5
-            redis.call('SADD', dirty, date)
-            redis.call('HINCRBY', KEYS[k], 'views', dayViews)
-            for i = 1, pages do
-              redis.call('HINCRBY', KEYS[k + 1], ARGV[a], ARGV[a + 1])
-              a = a + 2
-            end
-            for i = 1, referrers do
-              redis.call('HINCRBY', KEYS[k + 2], ARGV[a], ARGV[a + 1])
-              a = a + 2
-            end
-            local added = 0
-            while added < visitors do
-              local n = math.min(visitors - added, 1000)
-              redis.call('PFADD', KEYS[k + 3], unpack(ARGV, a, a + n - 1))
-              a = a + n
-              added = added + n
+            if live then
+              redis.call('SADD', dirty, date)
+              redis.call('HINCRBY', KEYS[k], 'views', dayViews)
+              for i = 1, pages do
+                redis.call('HINCRBY', KEYS[k + 1], ARGV[a], ARGV[a + 1])
+                a = a + 2
+              end
+              for i = 1, referrers do
+                redis.call('HINCRBY', KEYS[k + 2], ARGV[a], ARGV[a + 1])
+                a = a + 2
+              end
+              local added = 0
+              while added < visitors do
+                local n = math.min(visitors - added, 1000)
+                redis.call('PFADD', KEYS[k + 3], unpack(ARGV, a, a + n - 1))
+                a = a + n
+                added = added + n
+              end
+            else
+              a = a + 2 * (pages + referrers) + visitors
             end
             views = views + dayViews
             k = k + 4
           end
-          redis.call('INCRBY', total, views)
+          if live then
+            redis.call('INCRBY', total, views)
+          end
         end
         return 1
         """;
@@ -428,19 +438,19 @@ internal sealed partial class CounterWriter : BackgroundService
         if (!_redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
         {
             // One server: the whole batch in one script call, checked against one record.
-            var (keys, values) = Arguments(RedisKeys.Applied(_writerId), batch.Sites, batch.Sequence, lowestUnresolved);
+            var (keys, values) = Arguments(RedisKeys.Applied(_writerId), batch.Sites, batch.Generations, batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }
 
         // A cluster: one call per site, all of whose keys (its record too) share the site's slot.
         return Task.WhenAll(batch.Sites.Select(site =>
         {
-            var (keys, values) = Arguments(RedisKeys.Applied(site.Key, _writerId), [site], batch.Sequence, lowestUnresolved);
+            var (keys, values) = Arguments(RedisKeys.Applied(site.Key, _writerId), [site], batch.Generations, batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }));
     }
 
-    private static (RedisKey[] Keys, RedisValue[] Values) Arguments(RedisKey record, IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, long sequence, long lowestUnresolved)
+    private static (RedisKey[] Keys, RedisValue[] Values) Arguments(RedisKey record, IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, IReadOnlyDictionary<string, string> generations, long sequence, long lowestUnresolved)
     {
         var keys = new List<RedisKey> { record };
         var values = new List<RedisValue> { sequence, lowestUnresolved, AppliedTtlSeconds };
@@ -448,7 +458,9 @@ internal sealed partial class CounterWriter : BackgroundService
         {
             keys.Add(RedisKeys.Total(site));
             keys.Add(RedisKeys.Dirty(site));
+            keys.Add(RedisKeys.Generation(site));
             values.Add(days.Count);
+            values.Add(generations.GetValueOrDefault(site, ""));
             foreach (var (day, delta) in days)
             {
                 keys.Add(RedisKeys.Day(site, day));
@@ -468,6 +480,12 @@ internal sealed partial class CounterWriter : BackgroundService
     {
         public Dictionary<string, Dictionary<DateOnly, DayDelta>> Sites { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>
+        /// Each site's generation, from its hits. Should a site be deleted and made again within one
+        /// batch, the later generation stands for all of the batch's hits of it.
+        /// </summary>
+        public Dictionary<string, string> Generations { get; } = new(StringComparer.Ordinal);
+
         // Completing a batch runs its requests' continuations right there (each only writes a
         // 43-byte answer before it awaits again): one thread finishes the whole batch instead of a
         // thread-pool hop per request.
@@ -483,6 +501,7 @@ internal sealed partial class CounterWriter : BackgroundService
         public void Add(in Hit hit)
         {
             Delta(hit.Site, hit.Day).Add(hit);
+            Generations[hit.Site] = hit.Generation;
             Hits++;
         }
 
@@ -494,6 +513,11 @@ internal sealed partial class CounterWriter : BackgroundService
                 {
                     Delta(site, day).Merge(delta);
                 }
+            }
+
+            foreach (var (site, generation) in other.Generations)
+            {
+                Generations[site] = generation;
             }
 
             Hits += other.Hits;

@@ -47,6 +47,17 @@ internal static class RedisKeys
     public static RedisKey DirtyInFlight(string site) => $"{Prefix}{{{site}}}:rolling";
 
     /// <summary>
+    /// The site's generation: a random value set when the site is made, <see cref="Deleted"/> once
+    /// it is deleted. Counts are applied only under the generation their hits were checked against,
+    /// so hits still on their way when a site is deleted (a node's cached copy, a batch held while
+    /// Redis was away) do not come back as counts, nor count for a site made again under the id.
+    /// </summary>
+    public static RedisKey Generation(string site) => $"{Prefix}{{{site}}}:gen";
+
+    /// <summary>The generation of a deleted site.</summary>
+    public const string Deleted = "deleted";
+
+    /// <summary>
     /// Hash of the site's days (yyyy-MM-dd) rolled up since their daily report file was last
     /// written, each with a change count; only kept while <c>Reports:DailyDirectory</c> is set.
     /// </summary>

@@ -44,7 +44,7 @@ internal sealed class PageViews(SiteStore sites, CounterWriter counter, VisitorH
 
         var day = site.LocalDay(at ?? time.GetUtcNow());
         var visitor = await visitors.HashAsync(site.Id, day, ip, userAgent);
-        return (new Hit(site.Id, day, path, PageUrl.ReferrerHost(referrer, site), visitor), null);
+        return (new Hit(site.Id, day, path, PageUrl.ReferrerHost(referrer, site), visitor, site.Site.Generation), null);
     }
 
     public Task CountAsync(in Hit hit) => counter.CountAsync(hit);

@@ -19,6 +19,9 @@ internal sealed record Site
     public string IngestKeyHash { get; init; } = "";
 
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Random, set when the site is made (<see cref="Counting.RedisKeys.Generation"/>); empty for sites made before generations.</summary>
+    public string Generation { get; init; } = "";
 }
 
 /// <summary>A site ready for the hot path: its zone resolved and its domains in a set.</summary>

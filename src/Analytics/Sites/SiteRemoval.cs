@@ -1,4 +1,5 @@
 using Analytics.ClickHouse;
+using Analytics.Counting;
 using Analytics.Rollup;
 using Analytics.Staff;
 using ClickHouse.Driver;
@@ -50,6 +51,10 @@ internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, Rol
                 cancellationToken: cancellationToken);
         }
 
+        // From here on no count for the site is applied, whoever still has hits for it on the way;
+        // what was applied until now is deleted below. Kept for as long as a batch might be held
+        // while Redis is away (a site made again replaces it).
+        await redis.GetDatabase().StringSetAsync(RedisKeys.Generation(id), RedisKeys.Deleted, TimeSpan.FromDays(30));
         if (!await sites.DeleteAsync(id))
         {
             return false;
@@ -71,6 +76,11 @@ internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, Rol
             var batch = new List<RedisKey>();
             await foreach (var key in server.KeysAsync(db.Database, $"a:{{{id}}}:*", pageSize: 1000))
             {
+                if (key == RedisKeys.Generation(id))
+                {
+                    continue;
+                }
+
                 batch.Add(key);
                 if (batch.Count == 1000)
                 {

@@ -127,11 +127,14 @@ internal sealed class SiteStore : IDisposable
     public async Task<string?> CreateAsync(Site site)
     {
         var ingestKey = Secrets.New("ik_");
-        site = site with { IngestKeyHash = Secrets.Hash(ingestKey) };
+        site = site with { IngestKeyHash = Secrets.Hash(ingestKey), Generation = Guid.NewGuid().ToString("N") };
         if (!await Db.HashSetAsync(RedisKeys.Sites, site.Id, Serialize(site), When.NotExists))
         {
             return null;
         }
+
+        // Before any node learns of the site (ChangedAsync), so its first hits find their generation.
+        await Db.StringSetAsync(RedisKeys.Generation(site.Id), site.Generation);
 
         await Db.HashSetAsync(RedisKeys.IngestKeys, site.IngestKeyHash, site.Id);
         await ChangedAsync();

@@ -9,13 +9,50 @@ public sealed class ApplyScriptTests(Servers servers)
 {
     private static Task<RedisResult> ApplyAsync(IDatabase db, string site, DateOnly day, long sequence, long lowestUnresolved, int views, string path) =>
         db.ScriptEvaluateAsync(CounterWriter.ApplyScript,
-            [RedisKeys.Applied(site, "test-writer"), RedisKeys.Total(site), RedisKeys.Dirty(site), RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)],
-            [sequence, lowestUnresolved, 3600, 1, RedisKeys.Date(day), views, 1, 1, 1, path, views, Hit.DirectReferrer, views, BitConverter.GetBytes(42UL)]);
+            [RedisKeys.Applied(site, "test-writer"), .. SiteKeys(site, day)],
+            [sequence, lowestUnresolved, 3600, 1, "", RedisKeys.Date(day), views, 1, 1, 1, path, views, Hit.DirectReferrer, views, BitConverter.GetBytes(42UL)]);
 
     private static RedisKey[] SiteKeys(string site, DateOnly day) =>
-        [RedisKeys.Total(site), RedisKeys.Dirty(site), RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)];
+        [RedisKeys.Total(site), RedisKeys.Dirty(site), RedisKeys.Generation(site), RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)];
 
-    private static RedisValue[] Section(DateOnly day, int views) => [1, RedisKeys.Date(day), views, 1, 1, 0, "/", views, Hit.DirectReferrer, views];
+    /// <summary>One site's part: one day, <paramref name="views"/> on "/", direct, with two visitors unless there are none.</summary>
+    private static RedisValue[] Section(DateOnly day, int views, string generation = "", bool visitors = false) =>
+        visitors
+            ? [1, generation, RedisKeys.Date(day), views, 1, 1, 2, "/", views, Hit.DirectReferrer, views, BitConverter.GetBytes(7UL), BitConverter.GetBytes(8UL)]
+            : [1, generation, RedisKeys.Date(day), views, 1, 1, 0, "/", views, Hit.DirectReferrer, views];
+
+    [Fact]
+    public async Task CountsApplyOnlyUnderTheGenerationTheirHitsWereCheckedAgainst()
+    {
+        var db = servers.Redis.GetDatabase();
+        var (old, live, legacy) = (Servers.NewSiteId("gen"), Servers.NewSiteId("gen"), Servers.NewSiteId("gen"));
+        var day = new DateOnly(2026, 11, 20);
+        // "old" was deleted and made again (generation g2); "live" is g1; "legacy" predates generations.
+        await db.StringSetAsync(RedisKeys.Generation(old), "g2");
+        await db.StringSetAsync(RedisKeys.Generation(live), "g1");
+        long sequence = 100;
+        Task<RedisResult> Apply(RedisKey[] keys, RedisValue[] sections) =>
+            db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied($"test-writer-{old}"), .. keys], [++sequence, sequence, 3600, .. sections]);
+
+        // One call: a stale part first (its pages, referrers and visitors are skipped over), then two live ones.
+        await Apply([.. SiteKeys(old, day), .. SiteKeys(live, day), .. SiteKeys(legacy, day)],
+            [.. Section(day, 5, "g-before", visitors: true), .. Section(day, 3, "g1", visitors: true), .. Section(day, 2)]);
+
+        Assert.False(await db.KeyExistsAsync(RedisKeys.Total(old)));
+        Assert.False(await db.KeyExistsAsync(RedisKeys.Dirty(old)));
+        Assert.False(await db.KeyExistsAsync(RedisKeys.Pages(old, day)));
+        Assert.Equal(3, (long)await db.StringGetAsync(RedisKeys.Total(live)));
+        Assert.Equal(3, (long)await db.HashGetAsync(RedisKeys.Pages(live, day), "/"));
+        Assert.Equal(2, await db.HyperLogLogLengthAsync(RedisKeys.Visitors(live, day)));
+        Assert.Equal(2, (long)await db.StringGetAsync(RedisKeys.Total(legacy)));
+
+        // The site made again counts its own hits; once deleted, nobody's.
+        await Apply(SiteKeys(old, day), Section(day, 4, "g2"));
+        Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(old)));
+        await db.StringSetAsync(RedisKeys.Generation(live), RedisKeys.Deleted);
+        await Apply(SiteKeys(live, day), Section(day, 9, "g1"));
+        Assert.Equal(3, (long)await db.StringGetAsync(RedisKeys.Total(live)));
+    }
 
     [Fact]
     public async Task ABatchSentAgainInAnyOrderIsCountedOnce()
