@@ -28,10 +28,12 @@ internal sealed partial class CounterWriter : BackgroundService
 {
     internal const string ApplyScript = """
         -- KEYS: the record of batches applied (a sorted set of sequence numbers), then per site:
-        -- total, changed days, generation, then per day: day, pages, referrers, visitors.
-        -- ARGV: sequence, lowest unresolved sequence, record ttl, then per site: number of days,
-        -- generation, then per day: date, views, #pages, #referrers, #visitors, page/views pairs,
-        -- referrer/views pairs, visitor hashes.
+        -- total, changed days, generation, then per day: day, pages, referrers, visitors, then the
+        -- site's idempotency keys answered by this batch.
+        -- ARGV: sequence, lowest unresolved sequence, record ttl, answers' ttl, then per site:
+        -- number of days, generation, number of answers, then per day: date, views, #pages,
+        -- #referrers, #visitors, page/views pairs, referrer/views pairs, visitor hashes; then the
+        -- answers (one per idempotency key).
         -- Returns 1 when applied, 0 when the record already had the batch.
         local record, sequence = KEYS[1], ARGV[1]
         if redis.call('ZSCORE', record, sequence) then
@@ -44,15 +46,15 @@ internal sealed partial class CounterWriter : BackgroundService
           redis.call('ZREMRANGEBYSCORE', record, '-inf', '(' .. ARGV[2])
           redis.call('EXPIRE', record, ARGV[3])
         end
-        local a, k = 4, 2
+        local a, k = 5, 2
         while a <= #ARGV do
-          local days, generation = tonumber(ARGV[a]), ARGV[a + 1]
+          local days, generation, answers = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
           local total, dirty = KEYS[k], KEYS[k + 1]
           -- Only under the generation the hits were checked against: not for a site deleted
           -- since, nor for one made again under its id (none recorded: a site from before them).
           local current = redis.call('GET', KEYS[k + 2])
           local live = not current or current == generation
-          a, k = a + 2, k + 3
+          a, k = a + 3, k + 3
           local views = 0
           for d = 1, days do
             local date, dayViews = ARGV[a], tonumber(ARGV[a + 1])
@@ -85,11 +87,22 @@ internal sealed partial class CounterWriter : BackgroundService
           if live then
             redis.call('INCRBY', total, views)
           end
+          -- A server-side batch's answer, kept under its Idempotency-Key in the same atomic step
+          -- as its counts: a retry finds either the answer or nothing counted.
+          for r = 1, answers do
+            if live then
+              redis.call('SET', KEYS[k], ARGV[a], 'EX', ARGV[4])
+            end
+            a, k = a + 1, k + 1
+          end
         end
         return 1
         """;
 
     private static readonly RedisValue AppliedTtlSeconds = (long)TimeSpan.FromDays(7).TotalSeconds;
+
+    /// <summary>How long a batch's answer is kept under its Idempotency-Key.</summary>
+    public static readonly TimeSpan AnswerKeptFor = TimeSpan.FromDays(1);
 
     private readonly IConnectionMultiplexer _redis;
     private readonly CountingOptions _options;
@@ -141,7 +154,12 @@ internal sealed partial class CounterWriter : BackgroundService
         return committed;
     }
 
-    public Task CountAsync(IReadOnlyList<Hit> hits)
+    /// <summary>
+    /// Counts a site's hits; with <paramref name="answer"/> (an Idempotency-Key and the batch's
+    /// answer), the answer is stored in the same atomic step as the counts, for
+    /// <see cref="AnswerKeptFor"/>. All hits must be of one site.
+    /// </summary>
+    public Task CountAsync(IReadOnlyList<Hit> hits, (RedisKey Key, RedisValue Json)? answer = null)
     {
         if (hits.Count == 0)
         {
@@ -155,6 +173,11 @@ internal sealed partial class CounterWriter : BackgroundService
             foreach (var hit in hits)
             {
                 _open.Add(hit);
+            }
+
+            if (answer is { } kept)
+            {
+                _open.AddAnswer(hits[0].Site, kept.Key, kept.Json);
             }
 
             committed = _open.Committed.Task;
@@ -438,29 +461,31 @@ internal sealed partial class CounterWriter : BackgroundService
         if (!_redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
         {
             // One server: the whole batch in one script call, checked against one record.
-            var (keys, values) = Arguments(RedisKeys.Applied(_writerId), batch.Sites, batch.Generations, batch.Sequence, lowestUnresolved);
+            var (keys, values) = Arguments(RedisKeys.Applied(_writerId), batch.Sites, batch, batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }
 
         // A cluster: one call per site, all of whose keys (its record too) share the site's slot.
         return Task.WhenAll(batch.Sites.Select(site =>
         {
-            var (keys, values) = Arguments(RedisKeys.Applied(site.Key, _writerId), [site], batch.Generations, batch.Sequence, lowestUnresolved);
+            var (keys, values) = Arguments(RedisKeys.Applied(site.Key, _writerId), [site], batch, batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }));
     }
 
-    private static (RedisKey[] Keys, RedisValue[] Values) Arguments(RedisKey record, IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, IReadOnlyDictionary<string, string> generations, long sequence, long lowestUnresolved)
+    private static (RedisKey[] Keys, RedisValue[] Values) Arguments(RedisKey record, IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, Batch batch, long sequence, long lowestUnresolved)
     {
         var keys = new List<RedisKey> { record };
-        var values = new List<RedisValue> { sequence, lowestUnresolved, AppliedTtlSeconds };
+        var values = new List<RedisValue> { sequence, lowestUnresolved, AppliedTtlSeconds, (long)AnswerKeptFor.TotalSeconds };
         foreach (var (site, days) in sites)
         {
             keys.Add(RedisKeys.Total(site));
             keys.Add(RedisKeys.Dirty(site));
             keys.Add(RedisKeys.Generation(site));
+            var answers = batch.Answers.GetValueOrDefault(site) ?? [];
             values.Add(days.Count);
-            values.Add(generations.GetValueOrDefault(site, ""));
+            values.Add(batch.Generations.GetValueOrDefault(site, ""));
+            values.Add(answers.Count);
             foreach (var (day, delta) in days)
             {
                 keys.Add(RedisKeys.Day(site, day));
@@ -469,6 +494,12 @@ internal sealed partial class CounterWriter : BackgroundService
                 keys.Add(RedisKeys.Visitors(site, day));
                 values.Add(RedisKeys.Date(day));
                 delta.AppendArguments(values);
+            }
+
+            foreach (var (key, json) in answers)
+            {
+                keys.Add(key);
+                values.Add(json);
             }
         }
 
@@ -485,6 +516,20 @@ internal sealed partial class CounterWriter : BackgroundService
         /// batch, the later generation stands for all of the batch's hits of it.
         /// </summary>
         public Dictionary<string, string> Generations { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Per site, the server-side batches' answers to keep under their Idempotency-Keys.</summary>
+        public Dictionary<string, List<(RedisKey Key, RedisValue Json)>> Answers { get; } = new(StringComparer.Ordinal);
+
+        public void AddAnswer(string site, RedisKey key, RedisValue json)
+        {
+            if (!Answers.TryGetValue(site, out var answers))
+            {
+                answers = [];
+                Answers[site] = answers;
+            }
+
+            answers.Add((key, json));
+        }
 
         // Completing a batch runs its requests' continuations right there (each only writes a
         // 43-byte answer before it awaits again): one thread finishes the whole batch instead of a
@@ -518,6 +563,14 @@ internal sealed partial class CounterWriter : BackgroundService
             foreach (var (site, generation) in other.Generations)
             {
                 Generations[site] = generation;
+            }
+
+            foreach (var (site, answers) in other.Answers)
+            {
+                foreach (var (key, json) in answers)
+                {
+                    AddAnswer(site, key, json);
+                }
             }
 
             Hits += other.Hits;

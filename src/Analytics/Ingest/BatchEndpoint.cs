@@ -18,7 +18,6 @@ namespace Analytics.Ingest;
 internal static partial class BatchEndpoint
 {
     private static readonly TimeSpan PendingFor = TimeSpan.FromMinutes(10);
-    private static readonly TimeSpan RememberedFor = TimeSpan.FromDays(1);
     private static readonly TimeSpan FutureTolerance = TimeSpan.FromMinutes(5);
 
     internal sealed record Rejected(int Index, string Error);
@@ -64,14 +63,15 @@ internal static partial class BatchEndpoint
                 return Problems.Invalid("Idempotency-Key", "Idempotency-Key is longer than 200 characters.");
             }
 
-            return await OnceAsync(context, redis.GetDatabase(), RedisKeys.Idempotency(site.Id, idempotencyKey), () => CountAsync(views, metrics, site, events));
+            var key = RedisKeys.Idempotency(site.Id, idempotencyKey);
+            return await OnceAsync(context, redis.GetDatabase(), key, () => CountAsync(views, metrics, site, events, key));
         }
 
-        var (answer, problem) = await CountAsync(views, metrics, site, events);
-        return problem ?? TypedResults.Json(answer, statusCode: StatusCodes.Status202Accepted);
+        var (json, problem) = await CountAsync(views, metrics, site, events, idempotencyKey: null);
+        return problem ?? Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(Answer, IResult?)>> count)
+    private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(string Json, IResult?)>> count)
     {
         bool first;
         try
@@ -96,11 +96,11 @@ internal static partial class BatchEndpoint
             return Results.Text(earlier.ToString(), "application/json", statusCode: StatusCodes.Status202Accepted);
         }
 
-        Answer answer;
+        string json;
         IResult? problem;
         try
         {
-            (answer, problem) = await count();
+            (json, problem) = await count();
         }
         catch
         {
@@ -115,8 +115,17 @@ internal static partial class BatchEndpoint
             return problem;
         }
 
-        var json = JsonSerializer.Serialize(answer, JsonDefaults.Options);
-        await db.StringSetAsync(key, json, RememberedFor);
+        // The answer went into Redis with the counts, in one atomic step (a node that dies after it
+        // leaves the answer, not a batch counted again on retry). Set here too for a batch with
+        // nothing to count, or one held while Redis was away (written with it when Redis is back).
+        try
+        {
+            await db.StringSetAsync(key, json, CounterWriter.AnswerKeptFor);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+        }
+
         return Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
     }
 
@@ -132,7 +141,8 @@ internal static partial class BatchEndpoint
         }
     }
 
-    private static async Task<(Answer, IResult?)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events)
+    /// <summary>Counts the batch's valid events; its answer as JSON (kept under <paramref name="idempotencyKey"/> with the counts) and the problem, if counting failed.</summary>
+    private static async Task<(string Json, IResult?)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events, RedisKey? idempotencyKey)
     {
         var now = views.Time.GetUtcNow();
         var hits = new List<Hit>(events.Count);
@@ -199,11 +209,12 @@ internal static partial class BatchEndpoint
             hits.Add(hit);
         }
 
-        var problem = await IngestEndpoints.CommitAsync(views, hits);
+        var json = JsonSerializer.Serialize(new Answer(hits.Count, rejected), JsonDefaults.Options);
+        var problem = await IngestEndpoints.CommitAsync(views, hits, idempotencyKey is { } key ? (key, json) : null);
         metrics.Hit(problem is null ? HitOutcome.Counted : HitOutcome.Unavailable, "batch", hits.Count);
         metrics.Hit(HitOutcome.Bot, "batch", bots);
         metrics.Hit(HitOutcome.Invalid, "batch", rejected.Count - bots);
-        return (new Answer(hits.Count, rejected), problem);
+        return (json, problem);
     }
 
     /// <summary>

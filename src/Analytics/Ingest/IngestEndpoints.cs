@@ -244,11 +244,11 @@ internal static class IngestEndpoints
         }
     }
 
-    internal static async Task<IResult?> CommitAsync(PageViews views, IReadOnlyList<Counting.Hit> hits)
+    internal static async Task<IResult?> CommitAsync(PageViews views, IReadOnlyList<Counting.Hit> hits, (StackExchange.Redis.RedisKey Key, StackExchange.Redis.RedisValue Json)? answer = null)
     {
         try
         {
-            await views.CountAsync(hits);
+            await views.CountAsync(hits, answer);
             return null;
         }
         catch (CountingUnavailableException e)

@@ -10,7 +10,7 @@ public sealed class ApplyScriptTests(Servers servers)
     private static Task<RedisResult> ApplyAsync(IDatabase db, string site, DateOnly day, long sequence, long lowestUnresolved, int views, string path) =>
         db.ScriptEvaluateAsync(CounterWriter.ApplyScript,
             [RedisKeys.Applied(site, "test-writer"), .. SiteKeys(site, day)],
-            [sequence, lowestUnresolved, 3600, 1, "", RedisKeys.Date(day), views, 1, 1, 1, path, views, Hit.DirectReferrer, views, BitConverter.GetBytes(42UL)]);
+            [sequence, lowestUnresolved, 3600, 86400, 1, "", 0, RedisKeys.Date(day), views, 1, 1, 1, path, views, Hit.DirectReferrer, views, BitConverter.GetBytes(42UL)]);
 
     private static RedisKey[] SiteKeys(string site, DateOnly day) =>
         [RedisKeys.Total(site), RedisKeys.Dirty(site), RedisKeys.Generation(site), RedisKeys.Day(site, day), RedisKeys.Pages(site, day), RedisKeys.Referrers(site, day), RedisKeys.Visitors(site, day)];
@@ -18,8 +18,8 @@ public sealed class ApplyScriptTests(Servers servers)
     /// <summary>One site's part: one day, <paramref name="views"/> on "/", direct, with two visitors unless there are none.</summary>
     private static RedisValue[] Section(DateOnly day, int views, string generation = "", bool visitors = false) =>
         visitors
-            ? [1, generation, RedisKeys.Date(day), views, 1, 1, 2, "/", views, Hit.DirectReferrer, views, BitConverter.GetBytes(7UL), BitConverter.GetBytes(8UL)]
-            : [1, generation, RedisKeys.Date(day), views, 1, 1, 0, "/", views, Hit.DirectReferrer, views];
+            ? [1, generation, 0, RedisKeys.Date(day), views, 1, 1, 2, "/", views, Hit.DirectReferrer, views, BitConverter.GetBytes(7UL), BitConverter.GetBytes(8UL)]
+            : [1, generation, 0, RedisKeys.Date(day), views, 1, 1, 0, "/", views, Hit.DirectReferrer, views];
 
     [Fact]
     public async Task CountsApplyOnlyUnderTheGenerationTheirHitsWereCheckedAgainst()
@@ -32,7 +32,7 @@ public sealed class ApplyScriptTests(Servers servers)
         await db.StringSetAsync(RedisKeys.Generation(live), "g1");
         long sequence = 100;
         Task<RedisResult> Apply(RedisKey[] keys, RedisValue[] sections) =>
-            db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied($"test-writer-{old}"), .. keys], [++sequence, sequence, 3600, .. sections]);
+            db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied($"test-writer-{old}"), .. keys], [++sequence, sequence, 3600, 86400, .. sections]);
 
         // One call: a stale part first (its pages, referrers and visitors are skipped over), then two live ones.
         await Apply([.. SiteKeys(old, day), .. SiteKeys(live, day), .. SiteKeys(legacy, day)],
@@ -84,9 +84,9 @@ public sealed class ApplyScriptTests(Servers servers)
         var day = new DateOnly(2026, 11, 20);
         RedisKey[] keys = [record, .. SiteKeys(a, day), .. SiteKeys(b, day)];
 
-        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, keys, [7, 7, 3600, .. Section(day, 2), .. Section(day, 4)]));
+        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, keys, [7, 7, 3600, 86400, .. Section(day, 2), .. Section(day, 4)]));
         // The answer was lost: the same batch again changes nothing, for either site.
-        Assert.Equal(0, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, keys, [7, 7, 3600, .. Section(day, 2), .. Section(day, 4)]));
+        Assert.Equal(0, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, keys, [7, 7, 3600, 86400, .. Section(day, 2), .. Section(day, 4)]));
 
         Assert.Equal(2, (long)await db.StringGetAsync(RedisKeys.Total(a)));
         Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(b)));
@@ -104,9 +104,9 @@ public sealed class ApplyScriptTests(Servers servers)
         var day = new DateOnly(2026, 11, 20);
 
         // Batch 7 reached site a, and the call for site b failed: sending both parts again counts b once and a not again.
-        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(a, "w"), .. SiteKeys(a, day)], [7, 7, 3600, .. Section(day, 2)]));
-        Assert.Equal(0, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(a, "w"), .. SiteKeys(a, day)], [7, 7, 3600, .. Section(day, 2)]));
-        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(b, "w"), .. SiteKeys(b, day)], [7, 7, 3600, .. Section(day, 4)]));
+        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(a, "w"), .. SiteKeys(a, day)], [7, 7, 3600, 86400, .. Section(day, 2)]));
+        Assert.Equal(0, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(a, "w"), .. SiteKeys(a, day)], [7, 7, 3600, 86400, .. Section(day, 2)]));
+        Assert.Equal(1, (int)await db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied(b, "w"), .. SiteKeys(b, day)], [7, 7, 3600, 86400, .. Section(day, 4)]));
 
         Assert.Equal(2, (long)await db.StringGetAsync(RedisKeys.Total(a)));
         Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(b)));

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Analytics.Counting;
+using Analytics.Sites;
 using Analytics.Tests.Infrastructure;
 
 namespace Analytics.Tests.Ingest;
@@ -104,6 +106,36 @@ public sealed class BatchTests(Servers servers)
         using var other = await client.SendAsync(Batch(key, body, idempotencyKey: "import-2026-11-26-part-2"));
         Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
         Assert.Equal(100, (await app.CountsAsync(site)).Total);
+    }
+
+    [Fact]
+    public async Task ABatchWhoseNodeDiedAfterCountingItIsAnsweredFromRedisOnRetryNotCountedAgain()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        var key = await app.CreateSiteAsync(site);
+        var body = JsonSerializer.Serialize(Enumerable.Range(0, 40).Select(i => new { url = $"https://example.com/{i % 3}" }));
+
+        // What a node does for a batch with an Idempotency-Key up to the moment it is killed: the
+        // key marked as being counted, then the counts written together with the batch's answer;
+        // the answer it would have stored next, and its 202, never happen.
+        var idempotency = RedisKeys.Idempotency(site, "import-7");
+        await servers.Redis.GetDatabase().StringSetAsync(idempotency, "", TimeSpan.FromMinutes(10));
+        var entry = (await app.Get<SiteStore>().FindAsync(site))!;
+        var day = entry.LocalDay(app.Time.GetUtcNow());
+        var answer = """{"accepted":40,"rejected":[]}""";
+        await app.Get<CounterWriter>().CountAsync(
+            [.. Enumerable.Range(0, 40).Select(i => new Hit(site, day, $"/{i % 3}", Hit.DirectReferrer, 0, entry.Site.Generation))],
+            (idempotency, answer));
+        Assert.Equal(40, (await app.CountsAsync(site)).Total);
+
+        // The client retries, on any node: the answer, at once, and the batch is not counted again.
+        using var client = app.CreateClient();
+        using var retried = await client.SendAsync(Batch(key, body, idempotencyKey: "import-7"));
+        Assert.Equal(HttpStatusCode.Accepted, retried.StatusCode);
+        Assert.Equal("true", retried.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(answer, await retried.Content.ReadAsStringAsync());
+        Assert.Equal(40, (await app.CountsAsync(site)).Total);
     }
 
     [Fact]
