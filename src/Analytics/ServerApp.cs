@@ -34,7 +34,9 @@ internal static class ServerApp
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
-        builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
+        builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section)
+            .Validate(o => o.TryTrustedNetworks(out _, out _), "Analytics:TrustedProxies holds an entry that is neither an IP address nor a network such as 10.0.0.0/8.")
+            .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Detail ??= c.ProblemDetails.Status switch
         {

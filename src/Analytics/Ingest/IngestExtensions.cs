@@ -20,14 +20,21 @@ internal static class IngestExtensions
         builder.Services.AddCors(o => o.AddPolicy(IngestEndpoints.CorsPolicy, p => p.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()
             .WithExposedHeaders(IngestEndpoints.IgnoredHeader)));
 
-        // Client addresses behind a reverse proxy on this machine come from X-Forwarded-For.
-        builder.Services.Configure<ForwardedHeadersOptions>(o =>
+        // Client addresses behind a reverse proxy come from X-Forwarded-For: from a proxy on this
+        // machine, or one named in Analytics:TrustedProxies (a load balancer in front of N nodes).
+        builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<AnalyticsOptions>>((o, analytics) =>
         {
-            // From a proxy on this machine only: the client's address, scheme and the host it asked
-            // for (the hub compares that host with a browser's Origin).
+            // The client's address, scheme and the host it asked for (compared with a browser's Origin).
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
             o.KnownProxies.Add(IPAddress.IPv6Loopback);
             o.KnownProxies.Add(IPAddress.Loopback);
+            if (analytics.Value.TryTrustedNetworks(out var networks, out _))
+            {
+                foreach (var network in networks)
+                {
+                    o.KnownIPNetworks.Add(network);
+                }
+            }
         });
 
         builder.Services.AddSingleton<ClientRateLimiter>();
