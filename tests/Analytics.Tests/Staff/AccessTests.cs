@@ -209,8 +209,7 @@ public sealed class AccessTests(Servers servers)
     {
         var s = await SetUpAsync(servers);
         await using var app = s.App;
-        using var guesser = app.CreateClient();
-        guesser.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.77");
+        using var guesser = ClientFrom(app, "198.51.100.77");
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
             (await guesser.PostAsJsonAsync("/api/login", new { name = i % 2 == 0 ? s.ViewerA : "nobody-" + i, password = $"guess {i}" })).StatusCode));
@@ -221,13 +220,20 @@ public sealed class AccessTests(Servers servers)
 
     private const int LoginThrottleLimit = Analytics.Staff.LoginThrottle.FailuresPerMinute;
 
+    /// <summary>A client at this address (as a proxy on this machine says).</summary>
+    private static HttpClient ClientFrom(TestApp app, string address)
+    {
+        var client = app.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Forwarded-For", address);
+        return client;
+    }
+
     [Fact]
     public async Task FailedSignInsAreLimitedPerAddress()
     {
         var s = await SetUpAsync(servers);
         await using var app = s.App;
-        using var guesser = app.CreateClient();
-        guesser.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.99");
+        using var guesser = ClientFrom(app, "198.51.100.99");
 
         // Signing in successfully, however often, uses up nothing.
         for (var i = 0; i < 12; i++)
@@ -245,8 +251,7 @@ public sealed class AccessTests(Servers servers)
         Assert.Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses.Skip(10));
         // Even the right password waits; another address is not held back.
         await Http.AssertProblemAsync(await guesser.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" }), HttpStatusCode.TooManyRequests);
-        using var other = app.CreateClient();
-        other.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.100");
+        using var other = ClientFrom(app, "198.51.100.100");
         Assert.Equal(HttpStatusCode.OK, (await other.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" })).StatusCode);
     }
 
