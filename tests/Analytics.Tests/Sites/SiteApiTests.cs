@@ -145,9 +145,12 @@ public sealed class SiteApiTests(Servers servers)
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
         Assert.Equal("Asia/Tokyo", (await patched.ReadJsonAsync()).GetProperty("timeZone").GetString());
 
-        // The new domain counts at once.
+        // The new domain counts at once, and so does every hit after the change (and after a new ingest key).
         using var client = app.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri($"/p.gif?s={site}&u=https://example.org/", UriKind.Relative))).StatusCode);
+        var rotated = (await (await admin.PostAsync(new Uri($"/api/sites/{site}/ingest-key", UriKind.Relative), null)).ReadJsonAsync()).GetProperty("ingestKey").GetString()!;
+        await app.SendBatchAsync(rotated, [("https://example.com/after", null)]);
+        Assert.Equal(2, (await app.CountsAsync(site)).Total);
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{site}", UriKind.Relative))).StatusCode);
         await Http.AssertProblemAsync(await admin.GetAsync(new Uri($"/api/sites/{site}", UriKind.Relative)), HttpStatusCode.NotFound);
