@@ -54,6 +54,9 @@ internal static class RedisKeys
     /// </summary>
     public static RedisKey Generation(string site) => $"{Prefix}{{{site}}}:gen";
 
+    /// <summary>Taken by the node that pushes a site's counts in this push interval (with the backplane, pushes reach every node's watchers).</summary>
+    public static RedisKey PushSlot(string site) => $"{Prefix}{{{site}}}:push";
+
     /// <summary>The generation of a deleted site.</summary>
     public const string Deleted = "deleted";
 

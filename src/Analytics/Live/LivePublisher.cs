@@ -7,6 +7,7 @@ using Analytics.Sites;
 using Analytics.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Analytics.Live;
 
@@ -15,6 +16,9 @@ namespace Analytics.Live;
 /// absolute counts back from Redis (never sums deltas), so every node pushes the same truth and a
 /// missed push is healed by the next. Pushes are coalesced to one per site per
 /// <see cref="LiveOptions.MinPushInterval"/>: a burst of hits becomes a push now and one at the end.
+/// With the Redis backplane every node's push reaches every watcher, so the nodes share one slot
+/// per site and interval in Redis: whoever takes it pushes, the others try again an interval later
+/// (a push reads the counts afresh, so one covers the changes of all nodes before it).
 /// </summary>
 internal sealed partial class LivePublisher : BackgroundService
 {
@@ -33,8 +37,11 @@ internal sealed partial class LivePublisher : BackgroundService
     private readonly TimeProvider _time;
     private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    public LivePublisher(IHubContext<LiveHub, ILiveClient> hub, SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, CounterWriter counter, IOptions<LiveOptions> options, AnalyticsMetrics metrics, TimeProvider time, ILogger<LivePublisher> logger)
+    private readonly IConnectionMultiplexer _redis;
+
+    public LivePublisher(IHubContext<LiveHub, ILiveClient> hub, SiteStore sites, CountsReader counts, TopPagesReader topPages, LiveSubscriptions subscriptions, CounterWriter counter, IOptions<LiveOptions> options, AnalyticsMetrics metrics, TimeProvider time, IConnectionMultiplexer redis, ILogger<LivePublisher> logger)
     {
+        _redis = redis;
         _time = time;
         _metrics = metrics;
         _hub = hub;
@@ -88,6 +95,14 @@ internal sealed partial class LivePublisher : BackgroundService
 
                     _changed.TryRemove(site, out _);
                     _nextPush[site] = now + interval;
+                    if (!await TakePushSlotAsync(site))
+                    {
+                        // Another node pushes this interval; push after it, unless it already did.
+                        _changed.TryAdd(site, changedAt);
+                        wakeAt = Math.Min(wakeAt ?? long.MaxValue, now + interval);
+                        continue;
+                    }
+
                     await PushAsync(site, changedAt);
                 }
 
@@ -107,6 +122,25 @@ internal sealed partial class LivePublisher : BackgroundService
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Without the backplane, always; with it, true for the one node that takes the site's slot of this interval.</summary>
+    private async Task<bool> TakePushSlotAsync(string site)
+    {
+        if (!_options.RedisBackplane)
+        {
+            return true;
+        }
+
+        try
+        {
+            return await _redis.GetDatabase().StringSetAsync(RedisKeys.PushSlot(site), 1, _options.MinPushInterval, When.NotExists);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Redis is away: the push itself will say so.
+            return true;
         }
     }
 

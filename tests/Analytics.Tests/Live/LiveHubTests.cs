@@ -128,6 +128,45 @@ public sealed class LiveHubTests(Servers servers)
     }
 
     [Fact]
+    public async Task WithTheBackplaneTheNodesTogetherPushASiteAtMostOncePerInterval()
+    {
+        // Every node's push reaches every watcher through the backplane; without a shared slot two
+        // nodes would push twice as often as a site may be pushed.
+        var settings = new Dictionary<string, string?> { ["Analytics:Live:RedisBackplane"] = "true", ["Analytics:Live:MinPushInterval"] = "00:00:01" };
+        await using var nodeA = new TestApp(servers, settings);
+        await using var nodeB = new TestApp(servers, settings);
+        var site = Servers.NewSiteId("slot");
+        await nodeA.CreateSiteAsync(site);
+        _ = nodeB.CreateClient();
+        await using var watcher = Connect(nodeA);
+        var pushes = new ConcurrentQueue<Counts>();
+        watcher.On<Counts>("counts", pushes.Enqueue);
+        await watcher.StartAsync();
+        await watcher.InvokeAsync<Counts>("Subscribe", site);
+
+        // Hits on both nodes for four intervals.
+        var sent = 0;
+        var until = DateTime.UtcNow.AddSeconds(4);
+        while (DateTime.UtcNow < until)
+        {
+            await HitsAsync(nodeA, site, 1);
+            await HitsAsync(nodeB, site, 1);
+            sent += 2;
+            await Task.Delay(40);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (pushes.LastOrDefault()?.Total != sent && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        // The last push has every hit; one push per interval of hits and a last one after them.
+        Assert.Equal(sent, pushes.LastOrDefault()?.Total);
+        Assert.InRange(pushes.Count, 2, 6);
+    }
+
+    [Fact]
     public async Task NewHitsArePushedCoalescedToAtMostFourASecond()
     {
         await using var app = new TestApp(servers);
