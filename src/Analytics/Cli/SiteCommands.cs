@@ -91,7 +91,11 @@ internal static class SiteCommands
                 return Fail($"{field}: {error}");
             }
 
-            await store.UpdateAsync(site);
+            if (!await store.UpdateAsync(site))
+            {
+                return Fail($"There is no site '{site.Id}' (it was deleted meanwhile).");
+            }
+
             Console.WriteLine($"Updated site {Describe(site)}.");
             return 0;
         }));
@@ -105,7 +109,11 @@ internal static class SiteCommands
         command.SetAction((parse, _) => WithSiteAsync(parse, id, async (store, existing) =>
         {
             var ingestKey = Secrets.New("ik_");
-            await store.RotateIngestKeyAsync(existing, ingestKey);
+            if (!await store.RotateIngestKeyAsync(existing, ingestKey))
+            {
+                return Fail($"There is no site '{existing.Id}' (it was deleted meanwhile).");
+            }
+
             Console.WriteLine($"Ingest key of {existing.Id} (for POST /api/events; shown only now): {ingestKey}");
             return 0;
         }));

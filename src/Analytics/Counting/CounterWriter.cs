@@ -157,16 +157,17 @@ internal sealed partial class CounterWriter : BackgroundService
     /// <summary>
     /// Counts a site's hits; with <paramref name="answer"/> (an Idempotency-Key and the batch's
     /// answer), the answer is stored in the same atomic step as the counts, for
-    /// <see cref="AnswerKeptFor"/>. All hits must be of one site.
+    /// <see cref="AnswerKeptFor"/>. All hits must be of one site. True once Redis has them; false
+    /// when they are held in memory while Redis is away (written, with the answer, when it is back).
     /// </summary>
-    public Task CountAsync(IReadOnlyList<Hit> hits, (RedisKey Key, RedisValue Json)? answer = null)
+    public Task<bool> CountAsync(IReadOnlyList<Hit> hits, (RedisKey Key, RedisValue Json)? answer = null)
     {
         if (hits.Count == 0)
         {
-            return Task.CompletedTask;
+            return Task.FromResult(true);
         }
 
-        Task committed;
+        Task<bool> committed;
         lock (_gate)
         {
             RefuseWhenFull(hits.Count);
@@ -199,6 +200,7 @@ internal sealed partial class CounterWriter : BackgroundService
     {
         var retryDelay = _options.RetryDelay;
         var retryAt = DateTime.MinValue;
+        Task<bool>? signalled = null;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -208,11 +210,26 @@ internal sealed partial class CounterWriter : BackgroundService
                 var waitForRetry = _redisUnreachable && Volatile.Read(ref _inFlight) == 0 ? retryAt - DateTime.UtcNow : Timeout.InfiniteTimeSpan;
                 if (waitForRetry == Timeout.InfiniteTimeSpan)
                 {
-                    await _signal.Reader.WaitToReadAsync(stoppingToken);
+                    if (signalled is { } pending)
+                    {
+                        await pending;
+                        signalled = null;
+                    }
+                    else
+                    {
+                        await _signal.Reader.WaitToReadAsync(stoppingToken);
+                    }
                 }
                 else if (waitForRetry > TimeSpan.Zero)
                 {
-                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(stoppingToken).AsTask(), Task.Delay(waitForRetry, stoppingToken));
+                    // One wait for a signal at a time, kept across back-off timeouts (a new one each
+                    // time would leave a waiter behind in the channel for every timeout).
+                    signalled ??= _signal.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                    await Task.WhenAny(signalled, Task.Delay(waitForRetry, stoppingToken));
+                    if (signalled.IsCompleted)
+                    {
+                        signalled = null;
+                    }
                 }
 
                 _signal.Reader.TryRead(out _);
@@ -282,8 +299,10 @@ internal sealed partial class CounterWriter : BackgroundService
         {
             await WriteAsync(batch);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e)
         {
+            // Whatever went wrong (Redis away or refusing, the connection closing at shutdown), the
+            // batch is kept and tried again, never dropped, and the writer carries on.
             _metrics.CommitFailures.Add(1);
             var first = false;
             lock (_gate)
@@ -316,7 +335,7 @@ internal sealed partial class CounterWriter : BackgroundService
             Interlocked.Add(ref _bufferedHits, -batch.Hits);
         }
 
-        batch.Committed.TrySetResult();
+        batch.Committed.TrySetResult(true);
         Committed?.Invoke(batch.Sites.Keys);
         return true;
     }
@@ -435,7 +454,7 @@ internal sealed partial class CounterWriter : BackgroundService
         }
 
         Interlocked.Add(ref _bufferedHits, taken.Hits);
-        taken.Committed.TrySetResult();
+        taken.Committed.TrySetResult(false);
     }
 
     private void Acknowledge(Batch batch)
@@ -444,7 +463,7 @@ internal sealed partial class CounterWriter : BackgroundService
         {
             batch.Acknowledged = true;
             Interlocked.Add(ref _bufferedHits, batch.Hits);
-            batch.Committed.TrySetResult();
+            batch.Committed.TrySetResult(false);
         }
     }
 
@@ -534,7 +553,7 @@ internal sealed partial class CounterWriter : BackgroundService
         // Completing a batch runs its requests' continuations right there (each only writes a
         // 43-byte answer before it awaits again): one thread finishes the whole batch instead of a
         // thread-pool hop per request.
-        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.None);
+        public TaskCompletionSource<bool> Committed { get; } = new(TaskCreationOptions.None);
 
         public int Hits { get; private set; }
 

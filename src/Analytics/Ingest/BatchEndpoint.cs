@@ -67,11 +67,11 @@ internal static partial class BatchEndpoint
             return await OnceAsync(context, redis.GetDatabase(), key, () => CountAsync(views, metrics, site, events, key));
         }
 
-        var (json, problem) = await CountAsync(views, metrics, site, events, idempotencyKey: null);
+        var (json, problem, _) = await CountAsync(views, metrics, site, events, idempotencyKey: null);
         return problem ?? Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(string Json, IResult?)>> count)
+    private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(string Json, IResult? Problem, bool InRedis)>> count)
     {
         bool first;
         try
@@ -98,9 +98,10 @@ internal static partial class BatchEndpoint
 
         string json;
         IResult? problem;
+        bool inRedis;
         try
         {
-            (json, problem) = await count();
+            (json, problem, inRedis) = await count();
         }
         catch
         {
@@ -116,14 +117,18 @@ internal static partial class BatchEndpoint
         }
 
         // The answer went into Redis with the counts, in one atomic step (a node that dies after it
-        // leaves the answer, not a batch counted again on retry). Set here too for a batch with
-        // nothing to count, or one held while Redis was away (written with it when Redis is back).
-        try
+        // leaves the answer, not a batch counted again on retry); set here only for a batch with
+        // nothing to count. A batch held while Redis is away gets its answer when it is written:
+        // until then a retry hears "still being counted", never an answer without the counts.
+        if (inRedis)
         {
-            await db.StringSetAsync(key, json, CounterWriter.AnswerKeptFor);
-        }
-        catch (Exception e) when (e is RedisException or TimeoutException)
-        {
+            try
+            {
+                await db.StringSetAsync(key, json, CounterWriter.AnswerKeptFor);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+            }
         }
 
         return Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
@@ -142,7 +147,7 @@ internal static partial class BatchEndpoint
     }
 
     /// <summary>Counts the batch's valid events; its answer as JSON (kept under <paramref name="idempotencyKey"/> with the counts) and the problem, if counting failed.</summary>
-    private static async Task<(string Json, IResult?)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events, RedisKey? idempotencyKey)
+    private static async Task<(string Json, IResult? Problem, bool InRedis)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events, RedisKey? idempotencyKey)
     {
         var now = views.Time.GetUtcNow();
         var hits = new List<Hit>(events.Count);
@@ -210,11 +215,11 @@ internal static partial class BatchEndpoint
         }
 
         var json = JsonSerializer.Serialize(new Answer(hits.Count, rejected), JsonDefaults.Options);
-        var problem = await IngestEndpoints.CommitAsync(views, hits, idempotencyKey is { } key ? (key, json) : null);
+        var (problem, inRedis) = await IngestEndpoints.CommitAsync(views, hits, idempotencyKey is { } key ? (key, json) : null);
         metrics.Hit(problem is null ? HitOutcome.Counted : HitOutcome.Unavailable, "batch", hits.Count);
         metrics.Hit(HitOutcome.Bot, "batch", bots);
         metrics.Hit(HitOutcome.Invalid, "batch", rejected.Count - bots);
-        return (json, problem);
+        return (json, problem, inRedis);
     }
 
     /// <summary>

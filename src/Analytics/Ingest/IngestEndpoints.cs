@@ -122,7 +122,7 @@ internal static class IngestEndpoints
         // Only page views are views; engagement and custom events are taken and not counted.
         if (string.Equals(name, "pageview", StringComparison.OrdinalIgnoreCase))
         {
-            var failed = await CommitAsync(views, hits);
+            var (failed, _) = await CommitAsync(views, hits);
             if (failed is not null)
             {
                 return failed;
@@ -244,16 +244,16 @@ internal static class IngestEndpoints
         }
     }
 
-    internal static async Task<IResult?> CommitAsync(PageViews views, IReadOnlyList<Counting.Hit> hits, (StackExchange.Redis.RedisKey Key, StackExchange.Redis.RedisValue Json)? answer = null)
+    /// <summary>Counts a batch's hits: the problem to answer (null when counted) and whether Redis has them already (false: held while it is away).</summary>
+    internal static async Task<(IResult? Problem, bool InRedis)> CommitAsync(PageViews views, IReadOnlyList<Counting.Hit> hits, (StackExchange.Redis.RedisKey Key, StackExchange.Redis.RedisValue Json)? answer = null)
     {
         try
         {
-            await views.CountAsync(hits, answer);
-            return null;
+            return (null, await views.CountAsync(hits, answer));
         }
         catch (CountingUnavailableException e)
         {
-            return Problems.Unavailable(e.Message);
+            return (Problems.Unavailable(e.Message), false);
         }
     }
 

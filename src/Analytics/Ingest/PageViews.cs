@@ -49,5 +49,5 @@ internal sealed class PageViews(SiteStore sites, CounterWriter counter, VisitorH
 
     public Task CountAsync(in Hit hit) => counter.CountAsync(hit);
 
-    public Task CountAsync(IReadOnlyList<Hit> hits, (StackExchange.Redis.RedisKey Key, StackExchange.Redis.RedisValue Json)? answer = null) => counter.CountAsync(hits, answer);
+    public Task<bool> CountAsync(IReadOnlyList<Hit> hits, (StackExchange.Redis.RedisKey Key, StackExchange.Redis.RedisValue Json)? answer = null) => counter.CountAsync(hits, answer);
 }

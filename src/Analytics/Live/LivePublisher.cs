@@ -78,11 +78,23 @@ internal sealed partial class LivePublisher : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = Stopwatch.Frequency * _options.MinPushInterval.Ticks / TimeSpan.TicksPerSecond;
+        // One wait for a signal at a time, kept across timeouts: a new wait each pass would leave
+        // one more waiter in the channel whenever no signal comes.
+        Task<bool>? signalled = null;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await PushNewDaysAsync();
+                try
+                {
+                    await PushNewDaysAsync();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Redis not answering, say: the next pass tries again.
+                    LogPassFailed(e.Message);
+                }
+
                 var now = Stopwatch.GetTimestamp();
                 long? wakeAt = null;
                 foreach (var (site, changedAt) in _changed)
@@ -106,18 +118,23 @@ internal sealed partial class LivePublisher : BackgroundService
                     await PushAsync(site, changedAt);
                 }
 
+                signalled ??= _signal.Reader.WaitToReadAsync(stoppingToken).AsTask();
                 if (wakeAt is { } at)
                 {
                     var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), at);
-                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(stoppingToken).AsTask(), Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stoppingToken));
+                    await Task.WhenAny(signalled, Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stoppingToken));
                 }
                 else
                 {
                     // Wake now and then even without hits, to notice a site's local midnight.
-                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(stoppingToken).AsTask(), Task.Delay(_options.DayCheckInterval, stoppingToken));
+                    await Task.WhenAny(signalled, Task.Delay(_options.DayCheckInterval, stoppingToken));
                 }
 
-                _signal.Reader.TryRead(out _);
+                if (signalled.IsCompleted)
+                {
+                    signalled = null;
+                    _signal.Reader.TryRead(out _);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -186,8 +203,10 @@ internal sealed partial class LivePublisher : BackgroundService
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The next change pushes the truth again.
+            // Tried again a few seconds on (or at the next change): watchers get the truth in the end.
             LogPushFailed(e, siteId);
+            _changed.TryAdd(siteId, changedAt);
+            _nextPush[siteId] = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 5);
         }
     }
 
@@ -196,6 +215,9 @@ internal sealed partial class LivePublisher : BackgroundService
         _counter.Committed -= OnCommitted;
         base.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A live push pass failed ({Reason}); trying again.")]
+    private partial void LogPassFailed(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Live push for {Site} failed.")]
     private partial void LogPushFailed(Exception exception, string site);

@@ -77,6 +77,10 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
             await Task.Delay(100, cancellationToken);
         }
 
+        // Held for as long as the action runs (a large site's deletion in ClickHouse may outlast
+        // holdAtMost), renewed a few times within each holdAtMost; holdAtMost bounds a crashed holder.
+        using var stopRenewing = new CancellationTokenSource();
+        var renewing = RenewWhileAsync(db, token, holdAtMost, stopRenewing.Token);
         try
         {
             await action();
@@ -84,7 +88,28 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
         }
         finally
         {
+            await stopRenewing.CancelAsync();
+            await renewing;
             await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.RollupLock], [token]);
+        }
+    }
+
+    private static async Task RenewWhileAsync(IDatabase db, string token, TimeSpan holdFor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(holdFor / 3, cancellationToken);
+                await db.ScriptEvaluateAsync(RenewScript, [RedisKeys.RollupLock], [token, (long)holdFor.TotalMilliseconds]);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Redis is away: the action will find out too.
         }
     }
 
@@ -131,6 +156,13 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
                 var count = 0;
                 while (count < _options.PairsPerWrite && remaining.TryPeek(out var site))
                 {
+                    // A site being deleted: its counts are on their way out, not into ClickHouse.
+                    if (await db.StringGetAsync(RedisKeys.Generation(site)) == RedisKeys.Deleted)
+                    {
+                        remaining.Dequeue();
+                        continue;
+                    }
+
                     var days = (RedisValue[])(await db.ScriptEvaluateAsync(TakeScript, DirtySets(site), [_options.PairsPerWrite - count]))!;
                     if (days.Length < _options.PairsPerWrite - count)
                     {
@@ -175,7 +207,12 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
                 }
 
                 pairs += count;
-                await db.ScriptEvaluateAsync(RenewScript, [RedisKeys.RollupLock], [token, (long)_options.LockTimeout.TotalMilliseconds]);
+                if ((long)await db.ScriptEvaluateAsync(RenewScript, [RedisKeys.RollupLock], [token, (long)_options.LockTimeout.TotalMilliseconds]) == 0)
+                {
+                    // Held longer than the lock lasts: another node may be rolling up, or a site being
+                    // deleted. What is written stays right (absolute values); stop here.
+                    throw new InvalidOperationException($"The rollup lock expired while this rollup ran (longer than {_options.LockTimeout}); the rest is left to the next rollup.");
+                }
             }
 
             var result = new RollupResult(pairs, rows, Stopwatch.GetElapsedTime(started));

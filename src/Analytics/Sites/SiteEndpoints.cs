@@ -87,8 +87,7 @@ internal static class SiteEndpoints
             return Problems.Invalid(field!, error);
         }
 
-        await store.UpdateAsync(updated);
-        return TypedResults.Ok(SiteView.Of(updated));
+        return await store.UpdateAsync(updated) ? TypedResults.Ok(SiteView.Of(updated)) : Problems.UnknownSite(site);
     }
 
     private static async Task<IResult> DeleteAsync(string site, SiteRemoval removal, CancellationToken cancellationToken)
@@ -116,7 +115,6 @@ internal static class SiteEndpoints
         }
 
         var ingestKey = Secrets.New("ik_");
-        await store.RotateIngestKeyAsync(existing, ingestKey);
-        return TypedResults.Ok(new IngestKeyView(ingestKey));
+        return await store.RotateIngestKeyAsync(existing, ingestKey) ? TypedResults.Ok(new IngestKeyView(ingestKey)) : Problems.UnknownSite(site);
     }
 }

@@ -141,19 +141,39 @@ internal sealed class SiteStore : IDisposable
         return ingestKey;
     }
 
-    public async Task UpdateAsync(Site site)
+    // Writes a site only while it exists: a change read before a deletion must not bring it back.
+    private const string UpdateScript = """
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+          redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+          return 1
+        end
+        return 0
+        """;
+
+    /// <summary>Stores the changed site; false when it was deleted meanwhile (nothing written).</summary>
+    public async Task<bool> UpdateAsync(Site site)
     {
-        await Db.HashSetAsync(RedisKeys.Sites, site.Id, Serialize(site));
+        if ((long)await Db.ScriptEvaluateAsync(UpdateScript, [RedisKeys.Sites], [site.Id, Serialize(site)]) == 0)
+        {
+            return false;
+        }
+
         await ChangedAsync();
+        return true;
     }
 
-    /// <summary>Replaces the site's ingest key; the old one stops working at once.</summary>
-    public async Task RotateIngestKeyAsync(Site site, string ingestKey)
+    /// <summary>Replaces the site's ingest key; the old one stops working at once. False when the site was deleted meanwhile.</summary>
+    public async Task<bool> RotateIngestKeyAsync(Site site, string ingestKey)
     {
-        await Db.HashDeleteAsync(RedisKeys.IngestKeys, site.IngestKeyHash);
         var keyHash = Secrets.Hash(ingestKey);
+        if (!await UpdateAsync(site with { IngestKeyHash = keyHash }))
+        {
+            return false;
+        }
+
         await Db.HashSetAsync(RedisKeys.IngestKeys, keyHash, site.Id);
-        await UpdateAsync(site with { IngestKeyHash = keyHash });
+        await Db.HashDeleteAsync(RedisKeys.IngestKeys, site.IngestKeyHash);
+        return true;
     }
 
     /// <summary>Removes the site's configuration and ingest key (<see cref="SiteRemoval"/> removes the rest).</summary>
@@ -211,9 +231,10 @@ internal sealed class SiteStore : IDisposable
         {
             await ReloadAsync();
         }
-        catch (Exception e) when (e is RedisException or ObjectDisposedException)
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
         {
-            // Keep serving the sites we know while Redis is away (or the multiplexer is closing at shutdown).
+            // Keep serving the sites we know while Redis is away or not answering (StackExchange.Redis
+            // times out with a TimeoutException), or the multiplexer is closing at shutdown.
             _logger.LogDebug(e, "Could not reload sites from Redis.");
         }
     }

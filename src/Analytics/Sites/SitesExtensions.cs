@@ -19,9 +19,9 @@ internal static class SitesExtensions
             {
                 await sites.ReloadAsync();
             }
-            catch (StackExchange.Redis.RedisException e)
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
             {
-                logger.LogWarning(e, "Redis is unreachable at start; sites load when it is back.");
+                logger.LogWarning("Redis is unreachable at start ({Reason}); sites load when it is back.", e.Message);
             }
         }
 

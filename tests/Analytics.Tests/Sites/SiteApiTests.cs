@@ -117,6 +117,64 @@ public sealed class SiteApiTests(Servers servers)
     }
 
     [Fact]
+    public async Task WhenClickHouseCannotDeleteASiteNothingIsRemovedAndItKeepsCounting()
+    {
+        await using var clickHouse = servers.PrivateClickHouse();
+        await clickHouse.StartAsync();
+        await using var app = new TestApp(servers, new() { ["Analytics:Rollup:Enabled"] = "false" }, clickHouse: clickHouse.ConnectionString);
+        var site = Servers.NewSiteId("keep");
+        var key = await app.CreateSiteAsync(site);
+        await app.SendBatchAsync(key, [("https://example.com/a", null)]);
+        using var admin = app.Admin();
+        await clickHouse.StopAsync();
+
+        await Http.AssertProblemAsync(await admin.DeleteAsync(new Uri($"/api/sites/{site}", UriKind.Relative)), HttpStatusCode.ServiceUnavailable);
+
+        // Still there, and still counting: the mark that stops its counts was taken back.
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync(new Uri($"/api/sites/{site}", UriKind.Relative))).StatusCode);
+        await app.SendBatchAsync(key, [("https://example.com/b", null)]);
+        Assert.Equal(2, (await app.CountsAsync(site)).Total);
+        Assert.NotEqual(RedisKeys.Deleted, (string?)await servers.Redis.GetDatabase().StringGetAsync(RedisKeys.Generation(site)));
+
+        await clickHouse.StartAsync();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{site}", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task AChangeReadBeforeADeletionDoesNotBringTheSiteBack()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("back");
+        await app.CreateSiteAsync(site);
+        var store = app.Get<SiteStore>();
+        var read = (await store.GetAsync(site))!;
+        using var admin = app.Admin();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{site}", UriKind.Relative))).StatusCode);
+
+        // A PATCH or a new ingest key that read the site just before: written back, it would make
+        // a site whose every hit is dropped (its generation says deleted).
+        Assert.False(await store.UpdateAsync(read with { PublicCounter = true }));
+        Assert.False(await store.RotateIngestKeyAsync(read, "ik_too_late"));
+        Assert.Null(await store.GetAsync(site));
+        Assert.Null(await store.FindByIngestKeyAsync("ik_too_late"));
+    }
+
+    [Fact]
+    public async Task ARollupLeavesASiteBeingDeletedOutOfClickHouse()
+    {
+        await using var app = new TestApp(servers, new() { ["Analytics:Rollup:Enabled"] = "false" });
+        var site = Servers.NewSiteId("going");
+        var key = await app.CreateSiteAsync(site);
+        await app.SendBatchAsync(key, [("https://example.com/a", null)]);
+        // The removal has marked it and not yet swept its keys (a rollup that got the lock after all).
+        await servers.Redis.GetDatabase().StringSetAsync(RedisKeys.Generation(site), RedisKeys.Deleted);
+
+        await app.Get<Analytics.Rollup.RollupRunner>().RunAsync();
+
+        Assert.Empty(await servers.ClickHouse.DaysAsync(site));
+    }
+
+    [Fact]
     public async Task SiteIdIsTakenOnce()
     {
         await using var app = new TestApp(servers);
