@@ -1,12 +1,13 @@
 using Analytics;
 using Analytics.Cli;
 
-// No sub-command (nothing, or only host options such as --urls): run the web service. That is
-// also how WebApplicationFactory starts it in tests. Otherwise the command line, wherever the
-// command stands (`analytics --redis … sites list` too), and `analytics --help`.
-if (!args.Any(a => a is "-h" or "-?" or "--help" or "--version" || AnalyticsCommand.Commands.Contains(a)))
+// No sub-command (nothing, or only host options such as --urls or --Analytics:AdminToken=…): run
+// the web service. That is also how WebApplicationFactory starts it in tests. Otherwise the command
+// line, wherever the command stands (`analytics --redis … sites list` too), `analytics --help`, and
+// a word that is no command (a typo such as `analytics site list`), which it refuses.
+if (!args.Any(a => a is "-h" or "-?" or "--help" or "--version" || AnalyticsCommand.Commands.Contains(a)) && HostArguments.AreOnly(args))
 {
-    await ServerApp.Build(args).RunAsync();
+    await ServerApp.Build(HostArguments.WithConnectionStrings(args)).RunAsync();
     return 0;
 }
 
@@ -14,3 +15,52 @@ return await AnalyticsCommand.RunAsync(args);
 
 /// <summary>The entry point, named for WebApplicationFactory&lt;Program&gt;.</summary>
 public partial class Program;
+
+/// <summary>The command line of the bare web service: host options only.</summary>
+internal static class HostArguments
+{
+    /// <summary>Options only (<c>--key=value</c>, or <c>--key value</c>): no stray word, no short option.</summary>
+    public static bool AreOnly(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            if (!args[i].Contains('=', StringComparison.Ordinal) && i + 1 < args.Length && !args[i + 1].StartsWith('-'))
+            {
+                i++;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary><c>--redis</c> and <c>--clickhouse</c> (as for <c>serve</c>) become the connection strings.</summary>
+    public static string[] WithConnectionStrings(string[] args)
+    {
+        var result = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var (name, value) = args[i].Split('=', 2) is [var n, var v] ? (n, (string?)v) : (args[i], null);
+            var key = name switch
+            {
+                "--redis" => "ConnectionStrings:Redis",
+                "--clickhouse" => "ConnectionStrings:ClickHouse",
+                _ => null,
+            };
+            if (key is null)
+            {
+                result.Add(args[i]);
+                continue;
+            }
+
+            value ??= i + 1 < args.Length ? args[++i] : "";
+            result.Add($"--{key}={value}");
+        }
+
+        return [.. result];
+    }
+}

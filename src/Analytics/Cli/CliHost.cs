@@ -27,6 +27,17 @@ internal sealed class CliHost : IAsyncDisposable
         configuration.SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
             .AddEnvironmentVariables();
+        // Without a connection string, the local servers of `analytics run` on the same ports.
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ConnectionStrings__Redis")) && Port("ANALYTICS_REDIS_PORT") is { } redisPort)
+        {
+            configuration["ConnectionStrings:Redis"] = $"127.0.0.1:{redisPort}";
+        }
+
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse")) && Port("ANALYTICS_CLICKHOUSE_HTTP_PORT") is { } clickHousePort)
+        {
+            configuration["ConnectionStrings:ClickHouse"] = $"Host=127.0.0.1;Port={clickHousePort};Username=default";
+        }
+
         if (!string.IsNullOrEmpty(redis))
         {
             configuration["ConnectionStrings:Redis"] = redis;
@@ -56,6 +67,11 @@ internal sealed class CliHost : IAsyncDisposable
         _ = provider.GetService<TracerProvider>();
         return new CliHost(provider);
     }
+
+    private static int? Port(string variable) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
+            ? port
+            : null;
 
     public T Get<T>() where T : notnull => _services.GetRequiredService<T>();
 

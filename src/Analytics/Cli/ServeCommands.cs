@@ -96,15 +96,17 @@ internal static class ServeCommands
                 return 1;
             }
 
+            // A token configured anywhere (appsettings.json, environment, --Analytics:AdminToken=…)
+            // stands; only without one does a local run make one (kept in the data folder).
             string? madeToken = null;
-            if (Setting("Analytics__AdminToken", "").Length == 0)
+            if (string.IsNullOrEmpty(ConfiguredAdminToken(args)))
             {
                 madeToken = LocalAdminToken(data);
                 args.Add($"--Analytics:AdminToken={madeToken}");
             }
 
             var app = ServerApp.Build([.. args]);
-            app.Lifetime.ApplicationStarted.Register(() => Welcome.Print(app.Urls.FirstOrDefault() ?? ServerApp.DefaultUrl, madeToken));
+            app.Lifetime.ApplicationStarted.Register(() => Welcome.Print(app.Urls.FirstOrDefault() ?? ServerApp.DefaultUrl, madeToken, app.Configuration.GetConnectionString("Redis") ?? ""));
             await app.RunAsync();
             Console.WriteLine("Stopping the local servers …");
             return 0;
@@ -122,6 +124,20 @@ internal static class ServeCommands
         command.Hidden = true;
         command.SetAction(parse => ChdbHost.Serve(parse.GetValue(library) ?? ChdbHost.DefaultLibraryPath(), parse.GetValue(config)!, parse.GetValue(path)!));
         return command;
+    }
+
+    /// <summary>Analytics:AdminToken as the service will read it: appsettings.json, the environment, the command line.</summary>
+    private static string? ConfiguredAdminToken(IEnumerable<string> args)
+    {
+        var environment = Setting("ASPNETCORE_ENVIRONMENT", Setting("DOTNET_ENVIRONMENT", "Production"));
+        var contentRoot = Directory.GetCurrentDirectory();
+        return new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(contentRoot, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(contentRoot, $"appsettings.{environment}.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine([.. args])
+            .Build()["Analytics:AdminToken"];
     }
 
     private static string Setting(string name, string fallback) =>

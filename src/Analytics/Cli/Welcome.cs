@@ -6,9 +6,10 @@ internal static class Welcome
     /// <param name="url">Where the service listens.</param>
     /// <param name="madeToken">The admin token this run made (kept in the data folder), or null when it
     /// came from the configuration: a configured secret is not echoed to the terminal or a log.</param>
-    public static void Print(string url, string? madeToken)
+    /// <param name="redis">The Redis connection string the service uses, so the CLI line works on any port.</param>
+    public static void Print(string url, string? madeToken, string redis)
     {
-        var cli = Path.Combine(AppContext.BaseDirectory, "analytics");
+        var cli = Path.Combine(AppContext.BaseDirectory, "analytics") + $" --redis '{redis}'";
         var (tokenLine, token) = madeToken is null
             ? ("Admin token: the one configured (Analytics__AdminToken)", "$ADMIN_TOKEN")
             : ($"Admin token: {madeToken}   (kept in the data folder, file admin-token)", madeToken);
@@ -17,7 +18,7 @@ internal static class Welcome
             Analytics is running at {{url}}   (Ctrl-C stops it and the local servers)
             {{tokenLine}}
 
-            Create a site (API or CLI):
+            Create a site (API, or else the CLI):
               curl -X POST {{url}}/api/sites -H "Authorization: Bearer {{token}}" \
                    -H 'Content-Type: application/json' \
                    -d '{"id":"demo","domains":["example.com"],"timeZone":"UTC","publicCounter":true}'
@@ -27,7 +28,7 @@ internal static class Welcome
               <img src="{{url}}/p.gif?s=demo" alt="" width="1" height="1" referrerpolicy="no-referrer-when-downgrade">
 
             See the counts:
-              curl {{url}}/api/sites/demo/counts?days=5
+              curl '{{url}}/api/sites/demo/counts?days=5'
 
             """);
     }

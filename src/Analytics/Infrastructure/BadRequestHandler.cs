@@ -18,13 +18,20 @@ internal sealed partial class BadRequestHandler(IProblemDetailsService problems)
             return false;
         }
 
-        var detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
         // A value of the wrong type names its field; broken JSON (the serializer wraps the reader's
-        // own JsonException) is the body's fault wherever it broke off.
+        // own JsonException) is the body's fault wherever it broke off. Said without the service's
+        // own type names.
         var field = bad.InnerException is JsonException { Path: { Length: > 2 } path, InnerException: not JsonException }
             && path.StartsWith("$.", StringComparison.Ordinal)
             ? JsonIndex().Replace(path[2..], "")
             : "body";
+        var detail = bad.InnerException switch
+        {
+            JsonException when field != "body" => $"{field} has the wrong type of value.",
+            JsonException { InnerException: JsonException reader } => $"The body is not valid JSON: {reader.Message}",
+            JsonException json => $"The body is not valid JSON: {json.Message}",
+            _ => bad.Message,
+        };
         context.Response.StatusCode = bad.StatusCode;
         var problem = bad.StatusCode == StatusCodes.Status400BadRequest
             ? new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [detail] }) { Title = $"Invalid {field}" }

@@ -35,7 +35,7 @@ internal static class SiteEndpoints
     {
         if (request?.Id is not { } id || !SiteRules.Id().IsMatch(id))
         {
-            return Problems.Invalid("id", "id is required: 1–64 of a-z, 0-9 and '-'.");
+            return Problems.Invalid("id", request?.Id is null ? "id is required: 1–64 of a-z, 0-9 and '-'." : "id must be 1–64 of a-z, 0-9 and '-'.");
         }
 
         var (site, field, error) = request.ApplyTo(new Site { Id = id, Domains = [], CreatedAt = time.GetUtcNow() });

@@ -18,12 +18,12 @@ internal static partial class UserRules
     {
         if (name is null || !Name().IsMatch(name))
         {
-            return ("name", "name is required: 1–64 letters, digits, '.', '_', '@' or '-'.");
+            return ("name", name is null ? "name is required: 1–64 letters, digits, '.', '_', '@' or '-'." : "name must be 1–64 letters, digits, '.', '_', '@' or '-'.");
         }
 
         if (password is not { Length: >= 8 })
         {
-            return ("password", "password is required and must have at least 8 characters.");
+            return ("password", password is null ? "password is required (at least 8 characters)." : "password must have at least 8 characters.");
         }
 
         if (role is not (Roles.Admin or Roles.Viewer))

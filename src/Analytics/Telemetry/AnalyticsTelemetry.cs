@@ -69,6 +69,7 @@ internal sealed class AnalyticsMetrics
 
         RollupRows.Add(0);
         LivePushes.Add(0);
+        LiveConnections.Add(0);
         ExportRows.Add(0);
     }
 

@@ -7,6 +7,18 @@ namespace Analytics.Tests.Cli;
 
 public sealed class CliTests(Servers servers)
 {
+    [Theory]
+    [InlineData("site", "list")]
+    [InlineData("serv")]
+    public async Task AWordThatIsNoCommandIsRefusedAndStartsNoServer(params string[] args)
+    {
+        var result = await Infrastructure.Cli.RunAsync(args).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(args[0], result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", result.Output + result.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SitesAddCreatesASiteTheServerCountsFor()
     {

@@ -40,10 +40,24 @@ public sealed class RunCommandTests
             http.DefaultRequestHeaders.Authorization = new("Bearer", token);
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/api/sites", UriKind.Relative))).StatusCode);
 
+            // The CLI finds the run's Redis on its port, by the same variable or by the line the run printed.
+            var ports = new Dictionary<string, string> { ["ANALYTICS_REDIS_PORT"] = redisPort.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            (await Infrastructure.Cli.RunAsync(ports, "sites", "add", "demo", "--domain", "example.com")).AssertSucceeded();
+            Assert.Contains(output, line => line.Contains($"--redis '127.0.0.1:{redisPort}", StringComparison.Ordinal) && line.Contains("sites add demo", StringComparison.Ordinal));
+
             Assert.Equal(0, Kill(runs[^1].Id, 15));
             await runs[^1].WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Contains(output, line => line.Contains("Stopping the local servers", StringComparison.Ordinal));
             Assert.All(children, pid => Assert.False(IsAlive(pid), $"process {pid} outlived the run"));
+
+            // A token configured on the command line (or in appsettings.json) stands over the kept one.
+            runs.Add(StartRun(data, redisPort, httpPort, tcpPort, webPort, output, "--Analytics:AdminToken=configured-admin-token-1"));
+            await WaitReadyAsync(http, runs[^1], output);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(new Uri("/api/sites", UriKind.Relative))).StatusCode);
+            http.DefaultRequestHeaders.Authorization = new("Bearer", "configured-admin-token-1");
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/api/sites", UriKind.Relative))).StatusCode);
+            Assert.Equal(0, Kill(runs[^1].Id, 15));
+            await runs[^1].WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         }
         finally
         {
@@ -68,11 +82,16 @@ public sealed class RunCommandTests
         }
     }
 
-    private static Process StartRun(string data, int redisPort, int httpPort, int tcpPort, int webPort, System.Collections.Concurrent.ConcurrentQueue<string> output)
+    private static Process StartRun(string data, int redisPort, int httpPort, int tcpPort, int webPort, System.Collections.Concurrent.ConcurrentQueue<string> output, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(typeof(Program).Assembly.Location);
         info.ArgumentList.Add("run");
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
         info.Environment["ANALYTICS_DATA"] = data;
         info.Environment["ANALYTICS_REDIS_PORT"] = redisPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["ANALYTICS_CLICKHOUSE_HTTP_PORT"] = httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
