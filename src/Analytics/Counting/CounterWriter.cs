@@ -29,11 +29,11 @@ internal sealed partial class CounterWriter : BackgroundService
     internal const string ApplyScript = """
         -- KEYS: the record of batches applied (a sorted set of sequence numbers), then per site:
         -- total, changed days, generation, then per day: day, pages, referrers, visitors, then the
-        -- site's idempotency keys answered by this batch.
-        -- ARGV: sequence, lowest unresolved sequence, record ttl, answers' ttl, then per site:
-        -- number of days, generation, number of answers, then per day: date, views, #pages,
-        -- #referrers, #visitors, page/views pairs, referrer/views pairs, visitor hashes; then the
-        -- answers (one per idempotency key).
+        -- Idempotency-Key of a server-side batch kept apart with its answer (at most one).
+        -- ARGV: sequence, lowest unresolved sequence, record ttl, answers' ttl, then per part
+        -- (a site, or one such batch): number of days, generation, number of answers (0 or 1),
+        -- then per day: date, views, #pages, #referrers, #visitors, page/views pairs,
+        -- referrer/views pairs, visitor hashes; then the answer.
         -- Returns 1 when applied, 0 when the record already had the batch.
         local record, sequence = KEYS[1], ARGV[1]
         if redis.call('ZSCORE', record, sequence) then
@@ -54,6 +54,14 @@ internal sealed partial class CounterWriter : BackgroundService
           -- since, nor for one made again under its id (none recorded: a site from before them).
           local current = redis.call('GET', KEYS[k + 2])
           local live = not current or current == generation
+          -- A server-side batch whose Idempotency-Key holds an answer already was counted (by a
+          -- node that reached Redis while this one held the batch past the key's pending mark).
+          if answers > 0 then
+            local earlier = redis.call('GET', KEYS[k + 3 + 4 * days])
+            if earlier and earlier ~= '' then
+              live = false
+            end
+          end
           a, k = a + 3, k + 3
           local views = 0
           for d = 1, days do
@@ -171,14 +179,16 @@ internal sealed partial class CounterWriter : BackgroundService
         lock (_gate)
         {
             RefuseWhenFull(hits.Count);
-            foreach (var hit in hits)
-            {
-                _open.Add(hit);
-            }
-
             if (answer is { } kept)
             {
-                _open.AddAnswer(hits[0].Site, kept.Key, kept.Json);
+                _open.AddAnswered(hits, kept.Key, kept.Json);
+            }
+            else
+            {
+                foreach (var hit in hits)
+                {
+                    _open.Add(hit);
+                }
             }
 
             committed = _open.Committed.Task;
@@ -336,7 +346,7 @@ internal sealed partial class CounterWriter : BackgroundService
         }
 
         batch.Committed.TrySetResult(true);
-        Committed?.Invoke(batch.Sites.Keys);
+        Committed?.Invoke(batch.Sites);
         return true;
     }
 
@@ -480,32 +490,32 @@ internal sealed partial class CounterWriter : BackgroundService
         if (!_redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
         {
             // One server: the whole batch in one script call, checked against one record.
-            var (keys, values) = Arguments(RedisKeys.Applied(_writerId), batch.Sites, batch, batch.Sequence, lowestUnresolved);
+            var (keys, values) = Arguments(RedisKeys.Applied(_writerId), batch.Sections, batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }
 
         // A cluster: one call per site, all of whose keys (its record too) share the site's slot.
-        return Task.WhenAll(batch.Sites.Select(site =>
+        return Task.WhenAll(batch.Sections.GroupBy(section => section.Site, StringComparer.Ordinal).Select(site =>
         {
-            var (keys, values) = Arguments(RedisKeys.Applied(site.Key, _writerId), [site], batch, batch.Sequence, lowestUnresolved);
+            var (keys, values) = Arguments(RedisKeys.Applied(site.Key, _writerId), site, batch.Sequence, lowestUnresolved);
             return db.ScriptEvaluateAsync(ApplyScript, keys, values);
         }));
     }
 
-    private static (RedisKey[] Keys, RedisValue[] Values) Arguments(RedisKey record, IEnumerable<KeyValuePair<string, Dictionary<DateOnly, DayDelta>>> sites, Batch batch, long sequence, long lowestUnresolved)
+    private static (RedisKey[] Keys, RedisValue[] Values) Arguments(RedisKey record, IEnumerable<Section> sections, long sequence, long lowestUnresolved)
     {
         var keys = new List<RedisKey> { record };
         var values = new List<RedisValue> { sequence, lowestUnresolved, AppliedTtlSeconds, (long)AnswerKeptFor.TotalSeconds };
-        foreach (var (site, days) in sites)
+        foreach (var section in sections)
         {
+            var site = section.Site;
             keys.Add(RedisKeys.Total(site));
             keys.Add(RedisKeys.Dirty(site));
             keys.Add(RedisKeys.Generation(site));
-            var answers = batch.Answers.GetValueOrDefault(site) ?? [];
-            values.Add(days.Count);
-            values.Add(batch.Generations.GetValueOrDefault(site, ""));
-            values.Add(answers.Count);
-            foreach (var (day, delta) in days)
+            values.Add(section.Days.Count);
+            values.Add(section.Generation);
+            values.Add(section.Answer is null ? 0 : 1);
+            foreach (var (day, delta) in section.Days)
             {
                 keys.Add(RedisKeys.Day(site, day));
                 keys.Add(RedisKeys.Pages(site, day));
@@ -515,40 +525,72 @@ internal sealed partial class CounterWriter : BackgroundService
                 delta.AppendArguments(values);
             }
 
-            foreach (var (key, json) in answers)
+            if (section.Answer is { } answer)
             {
-                keys.Add(key);
-                values.Add(json);
+                keys.Add(answer.Key);
+                values.Add(answer.Json);
             }
         }
 
         return ([.. keys], [.. values]);
     }
 
+    /// <summary>
+    /// One site's hits in a batch, summed per day, page and referrer, under the generation they were
+    /// checked against; or one server-side batch with an Idempotency-Key, kept apart with its answer
+    /// so the script can tell whether that batch was counted already.
+    /// </summary>
+    private sealed class Section(string site)
+    {
+        public string Site { get; } = site;
+
+        /// <summary>From the hits; should a site be deleted and made again within one batch, the later one stands.</summary>
+        public string Generation { get; set; } = "";
+
+        public Dictionary<DateOnly, DayDelta> Days { get; } = [];
+
+        public (RedisKey Key, RedisValue Json)? Answer { get; init; }
+
+        public void Add(in Hit hit)
+        {
+            if (!Days.TryGetValue(hit.Day, out var delta))
+            {
+                delta = new DayDelta();
+                Days[hit.Day] = delta;
+            }
+
+            delta.Add(hit);
+            Generation = hit.Generation;
+        }
+
+        public void Merge(Section other)
+        {
+            foreach (var (day, delta) in other.Days)
+            {
+                if (Days.TryGetValue(day, out var mine))
+                {
+                    mine.Merge(delta);
+                }
+                else
+                {
+                    Days[day] = delta;
+                }
+            }
+
+            Generation = other.Generation;
+        }
+    }
+
     /// <summary>Hits summed per site, day, page and referrer, awaited together.</summary>
     private sealed class Batch
     {
-        public Dictionary<string, Dictionary<DateOnly, DayDelta>> Sites { get; } = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Section> _bySite = new(StringComparer.Ordinal);
+        private readonly List<Section> _answered = [];
 
-        /// <summary>
-        /// Each site's generation, from its hits. Should a site be deleted and made again within one
-        /// batch, the later generation stands for all of the batch's hits of it.
-        /// </summary>
-        public Dictionary<string, string> Generations { get; } = new(StringComparer.Ordinal);
+        public IEnumerable<Section> Sections => _bySite.Values.Concat(_answered);
 
-        /// <summary>Per site, the server-side batches' answers to keep under their Idempotency-Keys.</summary>
-        public Dictionary<string, List<(RedisKey Key, RedisValue Json)>> Answers { get; } = new(StringComparer.Ordinal);
-
-        public void AddAnswer(string site, RedisKey key, RedisValue json)
-        {
-            if (!Answers.TryGetValue(site, out var answers))
-            {
-                answers = [];
-                Answers[site] = answers;
-            }
-
-            answers.Add((key, json));
-        }
+        /// <summary>The sites the batch changes.</summary>
+        public IReadOnlyCollection<string> Sites => [.. _bySite.Keys.Union(_answered.Select(s => s.Site), StringComparer.Ordinal)];
 
         // Completing a batch runs its requests' continuations right there (each only writes a
         // 43-byte answer before it awaits again): one thread finishes the whole batch instead of a
@@ -564,52 +606,46 @@ internal sealed partial class CounterWriter : BackgroundService
 
         public void Add(in Hit hit)
         {
-            Delta(hit.Site, hit.Day).Add(hit);
-            Generations[hit.Site] = hit.Generation;
+            if (!_bySite.TryGetValue(hit.Site, out var section))
+            {
+                section = new Section(hit.Site);
+                _bySite[hit.Site] = section;
+            }
+
+            section.Add(hit);
             Hits++;
         }
 
-        public void Merge(Batch other)
+        /// <summary>A server-side batch with an Idempotency-Key: a section of its own, with its answer.</summary>
+        public void AddAnswered(IReadOnlyList<Hit> hits, RedisKey key, RedisValue json)
         {
-            foreach (var (site, days) in other.Sites)
+            var section = new Section(hits[0].Site) { Answer = (key, json) };
+            foreach (var hit in hits)
             {
-                foreach (var (day, delta) in days)
-                {
-                    Delta(site, day).Merge(delta);
-                }
+                section.Add(hit);
             }
 
-            foreach (var (site, generation) in other.Generations)
-            {
-                Generations[site] = generation;
-            }
-
-            foreach (var (site, answers) in other.Answers)
-            {
-                foreach (var (key, json) in answers)
-                {
-                    AddAnswer(site, key, json);
-                }
-            }
-
-            Hits += other.Hits;
+            _answered.Add(section);
+            Hits += hits.Count;
         }
 
-        private DayDelta Delta(string site, DateOnly day)
+        /// <summary>Takes the other batch's hits; only for batches never sent (their deltas are shared, not copied).</summary>
+        public void Merge(Batch other)
         {
-            if (!Sites.TryGetValue(site, out var days))
+            foreach (var (site, theirs) in other._bySite)
             {
-                days = [];
-                Sites[site] = days;
+                if (_bySite.TryGetValue(site, out var mine))
+                {
+                    mine.Merge(theirs);
+                }
+                else
+                {
+                    _bySite[site] = theirs;
+                }
             }
 
-            if (!days.TryGetValue(day, out var delta))
-            {
-                delta = new DayDelta();
-                days[day] = delta;
-            }
-
-            return delta;
+            _answered.AddRange(other._answered);
+            Hits += other.Hits;
         }
     }
 

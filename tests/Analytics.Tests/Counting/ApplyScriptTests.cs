@@ -55,6 +55,33 @@ public sealed class ApplyScriptTests(Servers servers)
     }
 
     [Fact]
+    public async Task AServerSideBatchWhoseKeyHoldsAnAnswerAlreadyIsNotCountedAgain()
+    {
+        var db = servers.Redis.GetDatabase();
+        var site = Servers.NewSiteId("answer");
+        var day = new DateOnly(2026, 11, 20);
+        var (first, second) = (RedisKeys.Idempotency(site, "part-1"), RedisKeys.Idempotency(site, "part-2"));
+        RedisValue[] Part(int views, string answer) => [1, "", 1, RedisKeys.Date(day), views, 1, 1, 0, "/", views, Hit.DirectReferrer, views, answer];
+        Task<RedisResult> Apply(long sequence, RedisKey answerKey, int views, string answer) =>
+            db.ScriptEvaluateAsync(CounterWriter.ApplyScript, [RedisKeys.Applied($"test-writer-{site}"), .. SiteKeys(site, day), answerKey], [sequence, sequence, 3600, 86400, .. Part(views, answer)]);
+
+        // Counted with its answer, in one step; a pending mark ("") does not stop it.
+        await db.StringSetAsync(first, "");
+        await Apply(1, first, 3, """{"accepted":3}""");
+        Assert.Equal("""{"accepted":3}""", (string?)await db.StringGetAsync(first));
+        Assert.Equal(3, (long)await db.StringGetAsync(RedisKeys.Total(site)));
+
+        // The same batch from another writer (a node that held it while it could not reach Redis,
+        // and whose pending mark ran out meanwhile): the answer is there, so it is not counted again.
+        await Apply(2, first, 3, """{"accepted":3}""");
+        Assert.Equal(3, (long)await db.StringGetAsync(RedisKeys.Total(site)));
+
+        // Another key counts.
+        await Apply(3, second, 4, """{"accepted":4}""");
+        Assert.Equal(7, (long)await db.StringGetAsync(RedisKeys.Total(site)));
+    }
+
+    [Fact]
     public async Task ABatchSentAgainInAnyOrderIsCountedOnce()
     {
         var db = servers.Redis.GetDatabase();
