@@ -19,19 +19,25 @@ public partial class Program;
 /// <summary>The command line of the bare web service: host options only.</summary>
 internal static class HostArguments
 {
-    /// <summary>Options only (<c>--key=value</c>, or <c>--key value</c>): no stray word, no short option.</summary>
+    /// <summary>
+    /// Host settings only, in any form the host reads (<c>--key=value</c>, <c>--key value</c>,
+    /// <c>/key value</c>, <c>key=value</c>): no stray word (a mistyped command), no short option.
+    /// </summary>
     public static bool AreOnly(string[] args)
     {
         for (var i = 0; i < args.Length; i++)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            var arg = args[i];
+            if (arg.StartsWith("--", StringComparison.Ordinal) || arg.StartsWith('/'))
+            {
+                if (!arg.Contains('=', StringComparison.Ordinal) && i + 1 < args.Length)
+                {
+                    i++;
+                }
+            }
+            else if (!arg.Contains('=', StringComparison.Ordinal) || arg.StartsWith('-'))
             {
                 return false;
-            }
-
-            if (!args[i].Contains('=', StringComparison.Ordinal) && i + 1 < args.Length && !args[i + 1].StartsWith('-'))
-            {
-                i++;
             }
         }
 

@@ -27,13 +27,14 @@ internal sealed class CliHost : IAsyncDisposable
         configuration.SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
             .AddEnvironmentVariables();
-        // Without a connection string, the local servers of `analytics run` on the same ports.
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ConnectionStrings__Redis")) && Port("ANALYTICS_REDIS_PORT") is { } redisPort)
+        // With the shipped defaults (no connection string of one's own), the local servers of
+        // `analytics run` on the ports it was given.
+        if (configuration.GetConnectionString("Redis") is null or DefaultRedis && Port("ANALYTICS_REDIS_PORT") is { } redisPort)
         {
             configuration["ConnectionStrings:Redis"] = $"127.0.0.1:{redisPort}";
         }
 
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse")) && Port("ANALYTICS_CLICKHOUSE_HTTP_PORT") is { } clickHousePort)
+        if (configuration.GetConnectionString("ClickHouse") is null or DefaultClickHouse && Port("ANALYTICS_CLICKHOUSE_HTTP_PORT") is { } clickHousePort)
         {
             configuration["ConnectionStrings:ClickHouse"] = $"Host=127.0.0.1;Port={clickHousePort};Username=default";
         }
@@ -67,6 +68,10 @@ internal sealed class CliHost : IAsyncDisposable
         _ = provider.GetService<TracerProvider>();
         return new CliHost(provider);
     }
+
+    // The connection strings appsettings.json ships with.
+    private const string DefaultRedis = "127.0.0.1:6379";
+    private const string DefaultClickHouse = "Host=127.0.0.1;Port=8123;Username=default";
 
     private static int? Port(string variable) =>
         int.TryParse(Environment.GetEnvironmentVariable(variable), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535

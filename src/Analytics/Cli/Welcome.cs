@@ -9,7 +9,9 @@ internal static class Welcome
     /// <param name="redis">The Redis connection string the service uses, so the CLI line works on any port.</param>
     public static void Print(string url, string? madeToken, string redis)
     {
-        var cli = Path.Combine(AppContext.BaseDirectory, "analytics") + $" --redis '{redis}'";
+        // Where Redis is, not how to sign in to it: a password in the connection string stays out of the terminal.
+        var endpoints = StackExchange.Redis.ConfigurationOptions.Parse(redis, ignoreUnknown: true).EndPoints.Select(e => e is System.Net.DnsEndPoint dns ? $"{dns.Host}:{dns.Port}" : e.ToString());
+        var cli = Path.Combine(AppContext.BaseDirectory, "analytics") + $" --redis '{string.Join(',', endpoints)}'";
         var (tokenLine, token) = madeToken is null
             ? ("Admin token: the one configured (Analytics__AdminToken)", "$ADMIN_TOKEN")
             : ($"Admin token: {madeToken}   (kept in the data folder, file admin-token)", madeToken);

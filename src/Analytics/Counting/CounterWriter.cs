@@ -51,9 +51,10 @@ internal sealed partial class CounterWriter : BackgroundService
           local days, generation, answers = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
           local total, dirty = KEYS[k], KEYS[k + 1]
           -- Only under the generation the hits were checked against: not for a site deleted
-          -- since, nor for one made again under its id (none recorded: a site from before them).
+          -- since, nor for one made again under its id. None recorded (a site from before them),
+          -- or none sent (a node from before them): live unless deleted.
           local current = redis.call('GET', KEYS[k + 2])
-          local live = not current or current == generation
+          local live = not current or current == generation or (generation == '' and current ~= 'deleted')
           -- A server-side batch whose Idempotency-Key holds an answer already was counted (by a
           -- node that reached Redis while this one held the batch past the key's pending mark).
           if answers > 0 then
@@ -544,7 +545,7 @@ internal sealed partial class CounterWriter : BackgroundService
     {
         public string Site { get; } = site;
 
-        /// <summary>From the hits; should a site be deleted and made again within one batch, the later one stands.</summary>
+        /// <summary>The generation the section's hits were checked against.</summary>
         public string Generation { get; set; } = "";
 
         public Dictionary<DateOnly, DayDelta> Days { get; } = [];
@@ -584,13 +585,15 @@ internal sealed partial class CounterWriter : BackgroundService
     /// <summary>Hits summed per site, day, page and referrer, awaited together.</summary>
     private sealed class Batch
     {
-        private readonly Dictionary<string, Section> _bySite = new(StringComparer.Ordinal);
+        // By site and generation: hits checked against a site deleted (and perhaps made again) since
+        // stay apart from the live site's, so the script drops only them.
+        private readonly Dictionary<(string Site, string Generation), Section> _bySite = [];
         private readonly List<Section> _answered = [];
 
         public IEnumerable<Section> Sections => _bySite.Values.Concat(_answered);
 
         /// <summary>The sites the batch changes.</summary>
-        public IReadOnlyCollection<string> Sites => [.. _bySite.Keys.Union(_answered.Select(s => s.Site), StringComparer.Ordinal)];
+        public IReadOnlyCollection<string> Sites => [.. _bySite.Keys.Select(k => k.Site).Union(_answered.Select(s => s.Site), StringComparer.Ordinal)];
 
         // Completing a batch runs its requests' continuations right there (each only writes a
         // 43-byte answer before it awaits again): one thread finishes the whole batch instead of a
@@ -606,10 +609,10 @@ internal sealed partial class CounterWriter : BackgroundService
 
         public void Add(in Hit hit)
         {
-            if (!_bySite.TryGetValue(hit.Site, out var section))
+            if (!_bySite.TryGetValue((hit.Site, hit.Generation), out var section))
             {
                 section = new Section(hit.Site);
-                _bySite[hit.Site] = section;
+                _bySite[(hit.Site, hit.Generation)] = section;
             }
 
             section.Add(hit);
@@ -632,15 +635,15 @@ internal sealed partial class CounterWriter : BackgroundService
         /// <summary>Takes the other batch's hits; only for batches never sent (their deltas are shared, not copied).</summary>
         public void Merge(Batch other)
         {
-            foreach (var (site, theirs) in other._bySite)
+            foreach (var (key, theirs) in other._bySite)
             {
-                if (_bySite.TryGetValue(site, out var mine))
+                if (_bySite.TryGetValue(key, out var mine))
                 {
                     mine.Merge(theirs);
                 }
                 else
                 {
-                    _bySite[site] = theirs;
+                    _bySite[key] = theirs;
                 }
             }
 

@@ -67,11 +67,11 @@ internal static partial class BatchEndpoint
             return await OnceAsync(context, redis.GetDatabase(), key, () => CountAsync(views, metrics, site, events, key));
         }
 
-        var (json, problem, _) = await CountAsync(views, metrics, site, events, idempotencyKey: null);
+        var (json, problem, _, _) = await CountAsync(views, metrics, site, events, idempotencyKey: null);
         return problem ?? Results.Text(json, "application/json", statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(string Json, IResult? Problem, bool InRedis)>> count)
+    private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(string Json, IResult? Problem, bool InRedis, bool AnswerWritten)>> count)
     {
         bool first;
         try
@@ -98,10 +98,10 @@ internal static partial class BatchEndpoint
 
         string json;
         IResult? problem;
-        bool inRedis;
+        bool inRedis, answerWritten;
         try
         {
-            (json, problem, inRedis) = await count();
+            (json, problem, inRedis, answerWritten) = await count();
         }
         catch
         {
@@ -120,7 +120,7 @@ internal static partial class BatchEndpoint
         // leaves the answer, not a batch counted again on retry); set here only for a batch with
         // nothing to count. A batch held while Redis is away gets its answer when it is written:
         // until then a retry hears "still being counted", never an answer without the counts.
-        if (inRedis)
+        if (inRedis && !answerWritten)
         {
             try
             {
@@ -147,7 +147,7 @@ internal static partial class BatchEndpoint
     }
 
     /// <summary>Counts the batch's valid events; its answer as JSON (kept under <paramref name="idempotencyKey"/> with the counts) and the problem, if counting failed.</summary>
-    private static async Task<(string Json, IResult? Problem, bool InRedis)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events, RedisKey? idempotencyKey)
+    private static async Task<(string Json, IResult? Problem, bool InRedis, bool AnswerWritten)> CountAsync(PageViews views, AnalyticsMetrics metrics, SiteEntry site, List<JsonElement> events, RedisKey? idempotencyKey)
     {
         var now = views.Time.GetUtcNow();
         var hits = new List<Hit>(events.Count);
@@ -219,7 +219,8 @@ internal static partial class BatchEndpoint
         metrics.Hit(problem is null ? HitOutcome.Counted : HitOutcome.Unavailable, "batch", hits.Count);
         metrics.Hit(HitOutcome.Bot, "batch", bots);
         metrics.Hit(HitOutcome.Invalid, "batch", rejected.Count - bots);
-        return (json, problem, inRedis);
+        // Hits to count carry the answer into the script; with none, nothing wrote it.
+        return (json, problem, inRedis, hits.Count > 0);
     }
 
     /// <summary>

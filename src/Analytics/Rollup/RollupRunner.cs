@@ -101,15 +101,18 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
             while (true)
             {
                 await Task.Delay(holdFor / 3, cancellationToken);
-                await db.ScriptEvaluateAsync(RenewScript, [RedisKeys.RollupLock], [token, (long)holdFor.TotalMilliseconds]);
+                try
+                {
+                    await db.ScriptEvaluateAsync(RenewScript, [RedisKeys.RollupLock], [token, (long)holdFor.TotalMilliseconds]);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    // Redis did not answer this time: the next renewal is due well before the lock runs out.
+                }
             }
         }
         catch (OperationCanceledException)
         {
-        }
-        catch (Exception e) when (e is RedisException or TimeoutException)
-        {
-            // Redis is away: the action will find out too.
         }
     }
 

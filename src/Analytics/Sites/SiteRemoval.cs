@@ -42,29 +42,21 @@ internal sealed partial class SiteRemoval(SiteStore sites, StaffStore staff, Rol
             return false;
         }
 
-        // First, no count for the site is applied any more, whoever still has hits for it on the
-        // way, and no rollup writes it (a rollup that got the lock after all skips it). Kept for as
-        // long as a batch might be held while Redis is away; a site made again replaces it.
-        var db = redis.GetDatabase();
-        var generation = await db.StringGetAsync(RedisKeys.Generation(id));
-        await db.StringSetAsync(RedisKeys.Generation(id), RedisKeys.Deleted, TimeSpan.FromDays(30));
-        try
+        // ClickHouse first (the rollup lock is held and renewed meanwhile, so no rollup writes the
+        // site back): when it cannot delete the rows, nothing else has changed.
+        foreach (var table in Tables)
         {
-            foreach (var table in Tables)
-            {
-                // Waits for the deletion, so a report right after it no longer shows the rows.
-                await clickHouse.ExecuteNonQueryAsync(
-                    $"ALTER TABLE {Schema.Database}.{table} DELETE WHERE site = {{site:String}} SETTINGS mutations_sync = 1",
-                    [new ClickHouseDbParameter { ParameterName = "site", Value = id }],
-                    cancellationToken: cancellationToken);
-            }
+            // Waits for the deletion, so a report right after it no longer shows the rows.
+            await clickHouse.ExecuteNonQueryAsync(
+                $"ALTER TABLE {Schema.Database}.{table} DELETE WHERE site = {{site:String}} SETTINGS mutations_sync = 1",
+                [new ClickHouseDbParameter { ParameterName = "site", Value = id }],
+                cancellationToken: cancellationToken);
         }
-        catch
-        {
-            // Not deleted after all: the site counts again, as before.
-            await (generation.IsNull ? db.KeyDeleteAsync(RedisKeys.Generation(id)) : db.StringSetAsync(RedisKeys.Generation(id), generation));
-            throw;
-        }
+
+        // From here on no count for the site is applied, whoever still has hits for it on the way,
+        // and no rollup takes it. Kept for as long as a batch might be held while Redis is away; a
+        // site made again replaces it.
+        await redis.GetDatabase().StringSetAsync(RedisKeys.Generation(id), RedisKeys.Deleted, TimeSpan.FromDays(30));
 
         // The counts before the configuration: while the site exists, nobody can make it again
         // and have its first counts swept away.

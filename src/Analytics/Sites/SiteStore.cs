@@ -153,6 +153,12 @@ internal sealed class SiteStore : IDisposable
     /// <summary>Stores the changed site; false when it was deleted meanwhile (nothing written).</summary>
     public async Task<bool> UpdateAsync(Site site)
     {
+        // Not over a site deleted and made again since it was read (its generation changed).
+        if (site.Generation.Length > 0 && await Db.StringGetAsync(RedisKeys.Generation(site.Id)) != site.Generation)
+        {
+            return false;
+        }
+
         if ((long)await Db.ScriptEvaluateAsync(UpdateScript, [RedisKeys.Sites], [site.Id, Serialize(site)]) == 0)
         {
             return false;

@@ -41,7 +41,7 @@ public sealed class RunCommandTests
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/api/sites", UriKind.Relative))).StatusCode);
 
             // The CLI finds the run's Redis on its port, by the same variable or by the line the run printed.
-            var ports = new Dictionary<string, string> { ["ANALYTICS_REDIS_PORT"] = redisPort.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            var ports = new Dictionary<string, string> { ["ANALYTICS_REDIS_PORT"] = redisPort.ToString(System.Globalization.CultureInfo.InvariantCulture), ["ConnectionStrings__Redis"] = "" };
             (await Infrastructure.Cli.RunAsync(ports, "sites", "add", "demo", "--domain", "example.com")).AssertSucceeded();
             Assert.Contains(output, line => line.Contains($"--redis '127.0.0.1:{redisPort}", StringComparison.Ordinal) && line.Contains("sites add demo", StringComparison.Ordinal));
 

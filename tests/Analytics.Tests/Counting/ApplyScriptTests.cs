@@ -46,12 +46,17 @@ public sealed class ApplyScriptTests(Servers servers)
         Assert.Equal(2, await db.HyperLogLogLengthAsync(RedisKeys.Visitors(live, day)));
         Assert.Equal(2, (long)await db.StringGetAsync(RedisKeys.Total(legacy)));
 
-        // The site made again counts its own hits; once deleted, nobody's.
+        // A node from before generations sends none: counted while the site lives.
+        await Apply(SiteKeys(live, day), Section(day, 1));
+        Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(live)));
+
+        // The site made again counts its own hits; once deleted, nobody's (nor generation-less hits).
         await Apply(SiteKeys(old, day), Section(day, 4, "g2"));
         Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(old)));
         await db.StringSetAsync(RedisKeys.Generation(live), RedisKeys.Deleted);
         await Apply(SiteKeys(live, day), Section(day, 9, "g1"));
-        Assert.Equal(3, (long)await db.StringGetAsync(RedisKeys.Total(live)));
+        await Apply(SiteKeys(live, day), Section(day, 9));
+        Assert.Equal(4, (long)await db.StringGetAsync(RedisKeys.Total(live)));
     }
 
     [Fact]

@@ -12,7 +12,7 @@ internal static class Cli
 
     public static Task<Result> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string>(), args);
 
-    /// <summary>With these environment variables added to the test's.</summary>
+    /// <summary>With these environment variables added to the test's (an empty value removes one).</summary>
     public static async Task<Result> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
@@ -25,7 +25,15 @@ internal static class Cli
         info.ArgumentList.Add(typeof(Program).Assembly.Location);
         foreach (var (name, value) in environment)
         {
-            info.Environment[name] = value;
+            // An empty value takes the variable away.
+            if (value.Length == 0)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
         }
 
         foreach (var arg in args)

@@ -160,6 +160,42 @@ public sealed class SiteApiTests(Servers servers)
     }
 
     [Fact]
+    public async Task HitsOfADeletedSitesGenerationAreDroppedEvenInTheLiveSitesBatch()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("mixed");
+        await app.CreateSiteAsync(site);
+        var entry = (await app.Get<SiteStore>().FindAsync(site))!;
+        var day = entry.LocalDay(app.Time.GetUtcNow());
+        Hit Of(string generation) => new(site, day, "/x", Hit.DirectReferrer, 0, generation);
+        var counter = app.Get<CounterWriter>();
+
+        // One group commit with hits checked against a generation that is gone (a node's stale copy
+        // of the site) and hits of the live one, in either order: only the live ones count.
+        await counter.CountAsync([Of("gone"), Of("gone"), Of("gone"), Of(entry.Site.Generation), Of(entry.Site.Generation)]);
+        await counter.CountAsync([Of(entry.Site.Generation), Of("gone"), Of("gone")]);
+
+        Assert.Equal(3, (await app.CountsAsync(site)).Total);
+    }
+
+    [Fact]
+    public async Task AChangeReadBeforeTheSiteWasMadeAgainIsNotWrittenOverTheNewSite()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId("again");
+        await app.CreateSiteAsync(site);
+        var store = app.Get<SiteStore>();
+        var read = (await store.GetAsync(site))!;
+        using var admin = app.Admin();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync(new Uri($"/api/sites/{site}", UriKind.Relative))).StatusCode);
+        var key = await app.CreateSiteAsync(site);
+
+        Assert.False(await store.UpdateAsync(read with { PublicCounter = true }));
+        await app.SendBatchAsync(key, [("https://example.com/new", null)]);
+        Assert.Equal(1, (await app.CountsAsync(site)).Total);
+    }
+
+    [Fact]
     public async Task ARollupLeavesASiteBeingDeletedOutOfClickHouse()
     {
         await using var app = new TestApp(servers, new() { ["Analytics:Rollup:Enabled"] = "false" });
