@@ -174,6 +174,12 @@ internal static partial class BatchEndpoint
                 continue;
             }
 
+            if (IngestEndpoints.Text(item, "ip") is { } ip && !System.Net.IPAddress.TryParse(ip, out _))
+            {
+                rejected.Add(new Rejected(i, "ip must be an IPv4 or IPv6 address."));
+                continue;
+            }
+
             var userAgent = IngestEndpoints.Text(item, "userAgent");
             if (BotFilter.IsBot(userAgent))
             {

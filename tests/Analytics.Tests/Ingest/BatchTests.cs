@@ -39,7 +39,8 @@ public sealed class BatchTests(Servers servers)
               {"url":"https://example.com/f\ud800"},
               {"url":"https://example.com/g","ip":19216801},
               {"url":"https://example.com/h","ts":"Nov 20"},
-              {"url":"https://example.com/i","ts":"11/20/2026"}
+              {"url":"https://example.com/i","ts":"11/20/2026"},
+              {"url":"https://example.com/j","ip":"not-an-address"}
             ]
             """;
 
@@ -49,7 +50,7 @@ public sealed class BatchTests(Servers servers)
         var answer = await response.ReadJsonAsync();
         Assert.Equal(2, answer.GetProperty("accepted").GetInt32());
         var rejected = answer.GetProperty("rejected").EnumerateArray().Select(r => r.GetProperty("index").GetInt32()).ToArray();
-        Assert.Equal([2, 3, 4, 5, 6, 7, 8, 9], rejected);
+        Assert.Equal([2, 3, 4, 5, 6, 7, 8, 9, 10], rejected);
         Assert.All(answer.GetProperty("rejected").EnumerateArray(), r => Assert.False(string.IsNullOrEmpty(r.GetProperty("error").GetString())));
         var today = (await app.CountsAsync(site)).Days[0];
         Assert.Equal(2, today.Views);
