@@ -59,7 +59,7 @@ internal sealed class AnalyticsMetrics
         LiveConnections = Meter.CreateUpDownCounter<long>("analytics.live.connections", "{connection}", "Open SignalR connections to the live hub.");
         ExportRows = Meter.CreateCounter<long>("analytics.export.rows", "{row}", "Report rows written by exports and daily files.");
 
-        // Every series exported from the start, at 0: rate() and increase() see the first event
+        // Every counter exported from the start, at 0: rate() and increase() see the first event
         // after a start (a first failed rollup, say), and boards and alerts see 0, not nothing.
         CommitFailures.Add(0);
         foreach (var result in new[] { "ok", "failed", "skipped" })
