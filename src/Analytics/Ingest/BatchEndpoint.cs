@@ -74,9 +74,14 @@ internal static partial class BatchEndpoint
     private static async Task<IResult> OnceAsync(HttpContext context, IDatabase db, RedisKey key, Func<Task<(string Json, IResult? Problem, bool InRedis, bool AnswerWritten)>> count)
     {
         bool first;
+        RedisValue earlier = default;
         try
         {
             first = await db.StringSetAsync(key, "", PendingFor, When.NotExists);
+            if (!first)
+            {
+                earlier = await db.StringGetAsync(key);
+            }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -85,7 +90,6 @@ internal static partial class BatchEndpoint
 
         if (!first)
         {
-            var earlier = await db.StringGetAsync(key);
             if (earlier.IsNullOrEmpty)
             {
                 context.Response.Headers.RetryAfter = "1";
