@@ -30,7 +30,10 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
         return #taken
         """;
 
+    // Nothing of a site being deleted (its generation says so): its counts are on their way out,
+    // not into ClickHouse.
     private const string TakeScript = """
+        if redis.call('GET', KEYS[3]) == 'deleted' then return {} end
         local taken = redis.call('SPOP', KEYS[1], ARGV[1])
         if #taken > 0 then redis.call('SADD', KEYS[2], unpack(taken)) end
         return taken
@@ -159,14 +162,7 @@ internal sealed partial class RollupRunner(IConnectionMultiplexer redis, ClickHo
                 var count = 0;
                 while (count < _options.PairsPerWrite && remaining.TryPeek(out var site))
                 {
-                    // A site being deleted: its counts are on their way out, not into ClickHouse.
-                    if (await db.StringGetAsync(RedisKeys.Generation(site)) == RedisKeys.Deleted)
-                    {
-                        remaining.Dequeue();
-                        continue;
-                    }
-
-                    var days = (RedisValue[])(await db.ScriptEvaluateAsync(TakeScript, DirtySets(site), [_options.PairsPerWrite - count]))!;
+                    var days = (RedisValue[])(await db.ScriptEvaluateAsync(TakeScript, [.. DirtySets(site), RedisKeys.Generation(site)], [_options.PairsPerWrite - count]))!;
                     if (days.Length < _options.PairsPerWrite - count)
                     {
                         remaining.Dequeue();

@@ -102,29 +102,13 @@ public sealed class LiveHubTests(Servers servers)
     [Fact]
     public async Task WithTheBackplaneAWatcherOnOneNodeSeesHitsCountedOnAnother()
     {
-        // Two nodes on the same Redis with the SignalR backplane, as behind a load balancer. The
-        // backplane's channels are shared by every test on this Redis, so sites are unique here.
-        var backplane = new Dictionary<string, string?> { ["Analytics:Live:RedisBackplane"] = "true" };
-        await using var nodeA = new TestApp(servers, backplane);
-        await using var nodeB = new TestApp(servers, backplane);
-        var site = Servers.NewSiteId("two");
-        await nodeA.CreateSiteAsync(site);
-        _ = nodeB.CreateClient();
-        await using var watcher = Connect(nodeA);
-        var pushes = new ConcurrentQueue<Counts>();
-        watcher.On<Counts>("counts", pushes.Enqueue);
-        await watcher.StartAsync();
-        Assert.Equal(0, (await watcher.InvokeAsync<Counts>("Subscribe", site)).Total);
+        // Two nodes on the same Redis with the SignalR backplane, as behind a load balancer.
+        await using var two = await TwoNodesWatchedAsync("two", []);
+        Assert.Equal(0, two.Subscribed.Total);
 
-        await HitsAsync(nodeB, site, 7);
+        await HitsAsync(two.NodeB, two.Site, 7);
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (pushes.LastOrDefault()?.Total != 7 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.Equal(7, pushes.LastOrDefault()?.Total);
+        Assert.Equal(7, (await two.PushesUpToAsync(7)).LastOrDefault()?.Total);
     }
 
     [Fact]
@@ -132,38 +116,66 @@ public sealed class LiveHubTests(Servers servers)
     {
         // Every node's push reaches every watcher through the backplane; without a shared slot two
         // nodes would push twice as often as a site may be pushed.
-        var settings = new Dictionary<string, string?> { ["Analytics:Live:RedisBackplane"] = "true", ["Analytics:Live:MinPushInterval"] = "00:00:01" };
-        await using var nodeA = new TestApp(servers, settings);
-        await using var nodeB = new TestApp(servers, settings);
-        var site = Servers.NewSiteId("slot");
-        await nodeA.CreateSiteAsync(site);
-        _ = nodeB.CreateClient();
-        await using var watcher = Connect(nodeA);
-        var pushes = new ConcurrentQueue<Counts>();
-        watcher.On<Counts>("counts", pushes.Enqueue);
-        await watcher.StartAsync();
-        await watcher.InvokeAsync<Counts>("Subscribe", site);
+        await using var two = await TwoNodesWatchedAsync("slot", new() { ["Analytics:Live:MinPushInterval"] = "00:00:01" });
 
         // Hits on both nodes for four intervals.
         var sent = 0;
         var until = DateTime.UtcNow.AddSeconds(4);
         while (DateTime.UtcNow < until)
         {
-            await HitsAsync(nodeA, site, 1);
-            await HitsAsync(nodeB, site, 1);
+            await HitsAsync(two.NodeA, two.Site, 1);
+            await HitsAsync(two.NodeB, two.Site, 1);
             sent += 2;
             await Task.Delay(40);
         }
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (pushes.LastOrDefault()?.Total != sent && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
+        var pushes = await two.PushesUpToAsync(sent);
 
         // The last push has every hit; one push per interval of hits and a last one after them.
         Assert.Equal(sent, pushes.LastOrDefault()?.Total);
         Assert.InRange(pushes.Count, 2, 6);
+    }
+
+    /// <summary>
+    /// Two nodes on this Redis with the backplane, a new site, and a watcher of it on node A. The
+    /// backplane's channels are shared by every test on this Redis, so sites are unique here.
+    /// </summary>
+    private async Task<TwoNodes> TwoNodesWatchedAsync(string prefix, Dictionary<string, string?> settings)
+    {
+        settings["Analytics:Live:RedisBackplane"] = "true";
+        var nodeA = new TestApp(servers, settings);
+        var nodeB = new TestApp(servers, settings);
+        var site = Servers.NewSiteId(prefix);
+        await nodeA.CreateSiteAsync(site);
+        _ = nodeB.CreateClient();
+        var watcher = Connect(nodeA);
+        var pushes = new ConcurrentQueue<Counts>();
+        watcher.On<Counts>("counts", pushes.Enqueue);
+        await watcher.StartAsync();
+        var subscribed = await watcher.InvokeAsync<Counts>("Subscribe", site);
+        return new TwoNodes(nodeA, nodeB, site, watcher, pushes, subscribed);
+    }
+
+    private sealed record TwoNodes(TestApp NodeA, TestApp NodeB, string Site, HubConnection Watcher, ConcurrentQueue<Counts> Pushes, Counts Subscribed) : IAsyncDisposable
+    {
+        /// <summary>The pushes received once the last shows <paramref name="total"/> (10 s at most).</summary>
+        public async Task<ConcurrentQueue<Counts>> PushesUpToAsync(long total)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (Pushes.LastOrDefault()?.Total != total && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+
+            return Pushes;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Watcher.DisposeAsync();
+            await NodeB.DisposeAsync();
+            await NodeA.DisposeAsync();
+        }
     }
 
     [Fact]
