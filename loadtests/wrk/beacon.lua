@@ -1,5 +1,6 @@
 -- Our beacon: POST /api/event {"site","url","referrer"} over the given sites and pages.
---   wrk -t1 -c32 -d15s --latency -s loadtests/wrk/beacon.lua http://127.0.0.1:8080 -- demo,other 200
+--   wrk -t1 -c32 -d15s --latency -s loadtests/wrk/beacon.lua http://127.0.0.1:PORT -- SITE1,SITE2 200
+-- `Analytics.LoadTests stack` starts a service with such sites and prints a wrk line with them.
 -- Arguments: see common.lua.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "common.lua")

@@ -1,7 +1,9 @@
 -- Shared by the wrk scripts (loaded with dofile from the same folder).
 -- Arguments after "--": SITES [PAGES] [DAYS]
---   SITES  comma-separated site ids, each optionally "id=INGESTKEY" (batch and mix need the keys)
---   PAGES  pages per site (default 200): https://{id}.example/articles/0 … N-1, as the harness creates sites
+--   SITES  comma-separated site ids, each optionally "id=INGESTKEY" (batch and mix need the keys);
+--          each site must have the domain {id}.example, as the sites the harness creates do (a site
+--          without it answers every hit with 400)
+--   PAGES  pages per site (default 200): https://{id}.example/articles/0 … N-1
 --   DAYS   how many days back batch events' ts go (default 3)
 -- Requests are made once in init() and then cycled, so wrk spends its time on the network, not in Lua.
 

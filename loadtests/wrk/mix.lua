@@ -1,5 +1,6 @@
 -- Everything at once: 60 % pixel, 30 % beacon, 10 % batch (100 back-filled events) requests.
---   wrk -t1 -c32 -d15s --latency -s loadtests/wrk/mix.lua http://127.0.0.1:8080 -- demo=KEY,other=KEY 200 3
+--   wrk -t1 -c32 -d15s --latency -s loadtests/wrk/mix.lua http://127.0.0.1:PORT -- SITE1=KEY1,SITE2=KEY2 200 3
+-- `Analytics.LoadTests stack` starts a service with such sites and prints a wrk line with them.
 -- Arguments: see common.lua (SITES must carry the ingest keys).
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "common.lua")

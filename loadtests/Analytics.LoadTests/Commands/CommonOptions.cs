@@ -16,11 +16,24 @@ internal static class CommonOptions
             CustomParser = ParseDuration,
         };
 
-    public static Option<int> Connections(int fallback = 32) => new("--connections", "-c")
+    public static Option<int> Connections(int fallback = 32) => AtLeastOne(new("--connections", "-c")
     {
         Description = "Concurrent connections (= workers, each with one request in flight)",
         DefaultValueFactory = _ => fallback,
-    };
+    });
+
+    /// <summary>Refuses 0 and negative numbers when the command line is parsed, before anything is started.</summary>
+    public static Option<int> AtLeastOne(Option<int> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError($"{option.Name} must be 1 or more.");
+            }
+        });
+        return option;
+    }
 
     public static Option<double> Rate(string description = "Requests a second in all, paced; 0 = as fast as the connections go") => new("--rate")
     {
@@ -28,9 +41,9 @@ internal static class CommonOptions
         DefaultValueFactory = _ => 0,
     };
 
-    public static Option<int> Sites(int fallback = 5) => new("--sites") { Description = "Sites to create (time zones in turn: UTC, Europe/Istanbul, America/New_York, …)", DefaultValueFactory = _ => fallback };
+    public static Option<int> Sites(int fallback = 5) => AtLeastOne(new("--sites") { Description = "Sites to create (time zones in turn: UTC, Europe/Istanbul, America/New_York, …)", DefaultValueFactory = _ => fallback });
 
-    public static Option<int> Pages(int fallback = 200) => new("--pages") { Description = "Distinct pages per site (/articles/0 … N-1)", DefaultValueFactory = _ => fallback };
+    public static Option<int> Pages(int fallback = 200) => AtLeastOne(new("--pages") { Description = "Distinct pages per site (/articles/0 … N-1)", DefaultValueFactory = _ => fallback });
 
     public static Option<int> Days(int fallback = 3) => new("--days") { Description = "Batches back-fill events over this many days (ts up to N days back, at most 30)", DefaultValueFactory = _ => fallback };
 

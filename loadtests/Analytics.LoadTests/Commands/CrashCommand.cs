@@ -147,9 +147,10 @@ internal static class CrashCommand
         var acknowledged = result.Expected.MustCount;
         var inFlight = result.Expected.UncertainViews;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"acknowledged {acknowledged:N0}; in flight at the kill {inFlight:N0}; counted {counted:N0} (so {counted - acknowledged:N0} of those in flight were counted); {Interlocked.Read(ref failedWhileDown):N0} requests failed while it was down (not counted); down {downtime.TotalSeconds:0.00} s"));
+            $"acknowledged {acknowledged:N0}; without an answer around the kill (in flight, or refused before the harness saw the exit; each may or may not be counted) {inFlight:N0}; counted {counted:N0} (so {counted - acknowledged:N0} of those were counted); {Interlocked.Read(ref failedWhileDown):N0} requests failed while it was down (not counted); down {downtime.TotalSeconds:0.00} s"));
         Console.WriteLine(redis.Describe());
         var rollup = await Rollups.RollUpAsync(stack.RedisConnection, stack.ClickHouseConnection!, stack.Redis, result.Expected.Sites, TimeSpan.FromSeconds(120), cancellationToken);
+        Console.WriteLine(rollup.Describe());
         var (clickHouse, clickHouseVersusRedis, _) = await verifier.VerifyClickHouseAsync(result.Expected, redisSnapshot, cancellationToken);
         Console.WriteLine(clickHouse.Describe());
         Console.WriteLine(clickHouseVersusRedis!.Describe());
@@ -196,10 +197,11 @@ internal static class CrashCommand
         [
             ["kill -9 at / down for", string.Create(CultureInfo.InvariantCulture, $"{report.KilledAtSeconds:0.0} s / {report.DowntimeSeconds:0.00} s")],
             ["acknowledged", Reporting.Markdown.N(report.Acknowledged)],
-            ["in flight at the kill", Reporting.Markdown.N(report.InFlightAtKill)],
-            ["counted in Redis", $"{Reporting.Markdown.N(report.Counted)} ({Reporting.Markdown.N(report.CountedOfInFlight)} of those in flight)"],
+            ["without an answer around the kill (may or may not be counted)", Reporting.Markdown.N(report.InFlightAtKill)],
+            ["counted in Redis", $"{Reporting.Markdown.N(report.Counted)} ({Reporting.Markdown.N(report.CountedOfInFlight)} of those without an answer)"],
             ["failed while down (never reached a server)", Reporting.Markdown.N(report.FailedWhileDown)],
             ["Redis = acknowledged", report.Redis.Verdict()],
+            ["rollup", report.Rollup.Describe()],
             ["ClickHouse = acknowledged", report.ClickHouse.Verdict()],
             ["ClickHouse = Redis", report.ClickHouseVersusRedis.Verdict()],
         ]).Select(r => (IReadOnlyList<string>)[r[0], r[1].Replace("\n", "<br>", StringComparison.Ordinal)]))

@@ -50,10 +50,10 @@ internal static class RollupBenchCommand
 {
     public static Command Create()
     {
-        var pages = new Option<int>("--pages") { Description = "Distinct page counters (site, day, path) to roll up", DefaultValueFactory = _ => 100_000 };
+        var pages = CommonOptions.AtLeastOne(new Option<int>("--pages") { Description = "Distinct page counters (site, day, path) to roll up", DefaultValueFactory = _ => 100_000 });
         var sites = CommonOptions.Sites(4);
-        var days = new Option<int>("--days") { Description = "Days the counters are spread over (today and the days before)", DefaultValueFactory = _ => 5 };
-        var batch = new Option<int>("--batch") { Description = "Events per POST /api/events", DefaultValueFactory = _ => 1000 };
+        var days = CommonOptions.AtLeastOne(new Option<int>("--days") { Description = "Days the counters are spread over (today and the days before)", DefaultValueFactory = _ => 5 });
+        var batch = CommonOptions.AtLeastOne(new Option<int>("--batch") { Description = "Events per POST /api/events", DefaultValueFactory = _ => 1000 });
         var connections = CommonOptions.Connections(4);
         var results = CommonOptions.Results();
         var stack = new StackOptionSet(targetable: false);

@@ -151,8 +151,7 @@ internal static class RunCommand
         if (stack.ClickHouseConnection is not null)
         {
             rollup = await Rollups.RollUpAsync(stack.RedisConnection, stack.ClickHouseConnection, stack.Redis, load.Expected.Sites, TimeSpan.FromSeconds(120), cancellationToken);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"rollup: {rollup.Pairs:N0} site-days, {rollup.Rows:N0} rows in {rollup.Passes} pass(es), {rollup.Elapsed.TotalMilliseconds:N0} ms"));
+            output.WriteLine(rollup.Describe());
             (clickHouse, clickHouseVersusRedis, _) = await verifier.VerifyClickHouseAsync(load.Expected, redisSnapshot, cancellationToken);
             output.WriteLine(clickHouse.Describe());
             output.WriteLine(clickHouseVersusRedis!.Describe());

@@ -57,6 +57,6 @@ internal sealed record LoadSummary(
         ["throughput", $"{Markdown.N(RequestsPerSecond)} req/s, {Markdown.N(HitsPerSecond)} hits/s"],
         ["hits acknowledged", $"{Markdown.N(HitsAcknowledged)} of {Markdown.N(HitsSent)} sent"],
         ["errors", Failed == 0 ? "0" : Markdown.N(Failed) + " (" + string.Join("; ", Errors.Select(e => $"{Markdown.N(e.Value)} × {e.Key}")) + ")"],
-        ["latency p50 / p95 / p99 / max", string.Create(CultureInfo.InvariantCulture, $"{Latency.P50:0.00} / {Latency.P95:0.00} / {Latency.P99:0.00} / {Latency.Max:0.00} ms")],
+        ["latency p50 / p95 / p99 / p99.9 / max", string.Create(CultureInfo.InvariantCulture, $"{Latency.P50:0.00} / {Latency.P95:0.00} / {Latency.P99:0.00} / {Latency.P999:0.00} / {Latency.Max:0.00} ms")],
     ];
 }

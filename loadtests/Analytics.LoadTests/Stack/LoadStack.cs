@@ -103,6 +103,7 @@ internal sealed class LoadStack : IAsyncDisposable
         else
         {
             Build = ServiceBuild.Locate(_options.ServicePath, _options.AllowDebug, _log);
+            CheckPrerequisites();
             DataDirectory = Path.Combine(Path.GetTempPath(), "analytics-load-" + Guid.NewGuid().ToString("N")[..8]);
             _redis = new LocalRedis(Path.Combine(DataDirectory, "redis"), FreePort.Next());
             _clickHouse = new LocalClickHouse(Path.Combine(DataDirectory, "clickhouse"), FreePort.Next(), FreePort.Next());
@@ -125,6 +126,25 @@ internal sealed class LoadStack : IAsyncDisposable
             {
                 await WaitForSchemaAsync(cancellationToken);
             }
+        }
+    }
+
+    /// <summary>
+    /// The harness starts its own Redis and ClickHouse: say what is missing in its terms (the
+    /// service's own messages suggest connection strings, which the harness does not take).
+    /// </summary>
+    private static void CheckPrerequisites()
+    {
+        const string Prepare = "loadtests/run installs what is missing (see loadtests/README.md)";
+        if (LocalRedis.FindExecutable("redis-server") is null)
+        {
+            throw new InvalidOperationException($"redis-server is not installed (the harness starts its own Redis): apt-get install -y redis-server, or {Prepare}.");
+        }
+
+        var library = ChdbHost.DefaultLibraryPath();
+        if (!File.Exists(library))
+        {
+            throw new InvalidOperationException($"The ClickHouse library {library} is missing (the harness starts its own ClickHouse): set ANALYTICS_CHDB_LIBRARY to a libchdb.so, fetch it once with ./test or ./run, or {Prepare}.");
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Analytics.Cli;
 using Analytics.Counting;
 using Analytics.Rollup;
@@ -7,7 +8,11 @@ using StackExchange.Redis;
 namespace Analytics.LoadTests.Verification;
 
 /// <summary>What triggering a rollup took: passes made, site-days and rows written, and the time until nothing of the run was pending.</summary>
-internal sealed record RollupRun(int Passes, int Pairs, long Rows, TimeSpan Elapsed, TimeSpan LastPass);
+internal sealed record RollupRun(int Passes, int Pairs, long Rows, TimeSpan Elapsed, TimeSpan LastPass)
+{
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"rollup: {Pairs:N0} site-days, {Rows:N0} rows in {Passes} pass(es), {Elapsed.TotalMilliseconds:N0} ms");
+}
 
 /// <summary>
 /// Rolls up now, with the service's own <see cref="RollupRunner"/> (as <c>analytics rollup</c>
