@@ -2,9 +2,11 @@ namespace Analytics.Staff;
 
 /// <summary>
 /// Sign-in attempts per client address: at most <see cref="FailuresPerMinute"/> failed ones in a
-/// minute, after which the address is refused until the minute is over. An attempt takes its
-/// place before the password is checked and gives it back when it succeeds, so parallel guesses
-/// cannot slip past the limit, and scripts and tests that sign in often are never locked out.
+/// minute, after which the address is refused until the minute is over. An attempt takes a place
+/// before the password is checked; when the failures so far and the attempts in progress would
+/// reach the limit, the next attempt waits for one of them to end (a success gives its place back,
+/// a failure keeps it). So parallel guesses cannot slip past the limit, and parallel sign-ins with
+/// the right password (scripts, test suites) wait a moment instead of being refused.
 /// Password checks (PBKDF2, ~80 ms of a core each) also run at most one per core at a time, so
 /// a flood of sign-ins queues instead of taking every core. Kept in each node's memory: with N
 /// nodes behind a balancer an address gets N times the allowance.
@@ -20,38 +22,55 @@ internal sealed class LoginThrottle(TimeProvider time)
     private readonly SemaphoreSlim _checks = new(Environment.ProcessorCount, Environment.ProcessorCount);
 
     /// <summary>
-    /// Takes a place for one attempt from the request's address; null when the address has used up
-    /// this minute's failures. Dispose the attempt; call <see cref="Attempt.Succeeded"/> first when
-    /// the password was right.
+    /// Takes a place for one attempt from the request's address, waiting while the attempts in
+    /// progress could still use up the allowance; null when the address has used up this minute's
+    /// failures. Dispose the attempt; call <see cref="Attempt.Succeeded"/> first when the password
+    /// was right.
     /// </summary>
-    public Attempt? TryBegin(HttpContext context)
+    public async Task<Attempt?> BeginAsync(HttpContext context)
     {
         var client = context.Connection.RemoteIpAddress?.ToString() ?? "";
-        var now = time.GetUtcNow();
-        lock (_gate)
+        while (true)
         {
-            if (_clients.Count > 10_000)
+            Task ended;
+            lock (_gate)
             {
-                // Forget the addresses whose minute is over, so the table stays small.
-                foreach (var (key, old) in _clients.Where(c => now - c.Value.Since >= Window).ToList())
+                var now = time.GetUtcNow();
+                if (_clients.Count > 10_000)
                 {
-                    _clients.Remove(key);
+                    // Forget the addresses whose minute is over and that have nothing in progress.
+                    foreach (var (key, _) in _clients.Where(c => c.Value.InProgress == 0 && now - c.Value.Since >= Window).ToList())
+                    {
+                        _clients.Remove(key);
+                    }
                 }
+
+                if (!_clients.TryGetValue(client, out var attempts))
+                {
+                    attempts = new Attempts(now);
+                    _clients[client] = attempts;
+                }
+                else if (now - attempts.Since >= Window)
+                {
+                    // A new minute: its failures start from 0 (attempts still in progress carry over).
+                    (attempts.Since, attempts.Failures) = (now, 0);
+                }
+
+                if (attempts.Failures >= FailuresPerMinute)
+                {
+                    return null;
+                }
+
+                if (attempts.Failures + attempts.InProgress < FailuresPerMinute)
+                {
+                    attempts.InProgress++;
+                    return new Attempt(this, attempts);
+                }
+
+                ended = (attempts.Ended ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
 
-            if (!_clients.TryGetValue(client, out var attempts) || now - attempts.Since >= Window)
-            {
-                attempts = new Attempts(now);
-                _clients[client] = attempts;
-            }
-
-            if (attempts.Taken >= FailuresPerMinute)
-            {
-                return null;
-            }
-
-            attempts.Taken++;
-            return new Attempt(this, attempts);
+            await ended.WaitAsync(context.RequestAborted);
         }
     }
 
@@ -69,27 +88,43 @@ internal sealed class LoginThrottle(TimeProvider time)
         }
     }
 
-    private void GiveBack(Attempts attempts)
+    private void End(Attempts attempts, bool succeeded)
     {
+        TaskCompletionSource? ended;
         lock (_gate)
         {
-            attempts.Taken--;
+            attempts.InProgress--;
+            if (!succeeded)
+            {
+                attempts.Failures++;
+            }
+
+            (ended, attempts.Ended) = (attempts.Ended, null);
         }
+
+        ended?.TrySetResult();
     }
 
     internal sealed class Attempts(DateTimeOffset since)
     {
-        public DateTimeOffset Since { get; } = since;
+        /// <summary>When this address's current minute began.</summary>
+        public DateTimeOffset Since { get; set; } = since;
 
-        public int Taken { get; set; }
+        public int Failures { get; set; }
+
+        public int InProgress { get; set; }
+
+        /// <summary>Completed when an attempt in progress ends (for those waiting for a place).</summary>
+        public TaskCompletionSource? Ended { get; set; }
     }
 
-    /// <summary>One sign-in attempt's place in its address's allowance: kept (a failure) unless it succeeded.</summary>
+    /// <summary>One sign-in attempt's place in its address's allowance: a failure unless it succeeded.</summary>
     public sealed class Attempt : IDisposable
     {
         private readonly LoginThrottle _throttle;
         private readonly Attempts _attempts;
         private bool _succeeded;
+        private bool _ended;
 
         internal Attempt(LoginThrottle throttle, Attempts attempts) => (_throttle, _attempts) = (throttle, attempts);
 
@@ -97,10 +132,10 @@ internal sealed class LoginThrottle(TimeProvider time)
 
         public void Dispose()
         {
-            if (_succeeded)
+            if (!_ended)
             {
-                _succeeded = false;
-                _throttle.GiveBack(_attempts);
+                _ended = true;
+                _throttle.End(_attempts, _succeeded);
             }
         }
     }

@@ -89,7 +89,7 @@ internal static class StaffEndpoints
             return Problems.Invalid("password", "password is required.");
         }
 
-        using var attempt = throttle.TryBegin(context);
+        using var attempt = await throttle.BeginAsync(context);
         if (attempt is null)
         {
             context.Response.Headers.RetryAfter = "60";

@@ -220,6 +220,39 @@ public sealed class AccessTests(Servers servers)
 
     private const int LoginThrottleLimit = Analytics.Staff.LoginThrottle.FailuresPerMinute;
 
+    [Fact]
+    public async Task ParallelSignInsWithTheRightPasswordAllSucceed()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var scripts = ClientFrom(app, "198.51.100.78");
+
+        // More at once than the failure allowance: they wait for places, none is refused.
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 3 * LoginThrottleLimit).Select(async _ =>
+            (await scripts.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" })).StatusCode));
+
+        Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
+    }
+
+    [Fact]
+    public async Task GuessesAmongParallelSignInsStillStopAtTheLimit()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var client = ClientFrom(app, "198.51.100.79");
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            var right = i % 2 == 0;
+            var response = await client.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = right ? "correct horse battery" : $"guess {i}" });
+            return (right, response.StatusCode);
+        }));
+
+        // Never more than the allowance of wrong passwords gets checked; right ones that come after it wait the minute too.
+        Assert.Equal(LoginThrottleLimit, attempts.Count(a => !a.right && a.StatusCode == HttpStatusCode.Unauthorized));
+        Assert.All(attempts, a => Assert.Contains(a.StatusCode, new[] { a.right ? HttpStatusCode.OK : HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests }));
+    }
+
     /// <summary>A client at this address (as a proxy on this machine says).</summary>
     private static HttpClient ClientFrom(TestApp app, string address)
     {
