@@ -64,7 +64,8 @@ internal static class ServerApp
         app.UseForwardedHeaders();
         app.UseExceptionHandler();
         app.UsePixel();
-        // Every answer but the pixel's (answered above) tells browsers not to guess its type.
+        // Every answer but the pixel's GIF tells browsers not to guess its type (the pixel's other
+        // answers, given above, set it themselves).
         app.Use((context, next) =>
         {
             context.Response.Headers.XContentTypeOptions = "nosniff";

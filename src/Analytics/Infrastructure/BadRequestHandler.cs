@@ -29,7 +29,9 @@ internal sealed partial class BadRequestHandler(IProblemDetailsService problems)
         {
             JsonException when field != "body" => $"{field} has the wrong type of value.",
             JsonException { InnerException: JsonException reader } => $"The body is not valid JSON: {reader.Message}",
-            JsonException json => $"The body is not valid JSON: {json.Message}",
+            // Valid JSON of the wrong shape (an array, a number where an object belongs): the
+            // serializer's message would name the service's own types.
+            JsonException => "The body must be a JSON object with this endpoint's fields.",
             _ => bad.Message,
         };
         context.Response.StatusCode = bad.StatusCode;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Analytics.Counting;
 using Analytics.Infrastructure;
+using Analytics.Sites;
 using Analytics.Telemetry;
 
 namespace Analytics.Ingest;
@@ -56,9 +57,24 @@ internal static class IngestEndpoints
                 return await PlausibleAsync(context, views, root);
             }
 
-            if (NotText(root, "site", "url", "referrer") is { } wrong)
+            if (NotText(root, "site", "url", "referrer", "n", "name") is { } wrong)
             {
                 return Problems.Invalid(wrong, $"{wrong} must be a string.");
+            }
+
+            // Named as another event than a page view (Plausible's names: engagement, custom ones):
+            // checked like a view, taken, and not counted.
+            if ((Text(root, "n") ?? Text(root, "name")) is { } name && !string.Equals(name, "pageview", StringComparison.Ordinal))
+            {
+                var (site, siteError) = await views.FindSiteAsync(Text(root, "site"), "site");
+                var error = siteError ?? (await views.PrepareAsync(site!, Text(root, "url"), "url", Text(root, "referrer"), null, null)).Error;
+                if (error is { } e)
+                {
+                    return ToProblem(e);
+                }
+
+                context.Response.Headers[IgnoredHeader] = "not-a-pageview";
+                return TypedResults.Accepted((string?)null);
             }
 
             return (await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))).Problem
@@ -87,30 +103,37 @@ internal static class IngestEndpoints
             return Problems.Invalid("d", "d (the site's domain) is required.");
         }
 
-        // A tracker may report to several sites at once: d="a.com,b.com". A site named twice (or by
-        // two of its domains) counts the view once.
-        var hits = new List<Counting.Hit>();
-        var counted = new HashSet<string>(StringComparer.Ordinal);
         var listed = domains.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (listed.Length == 0)
         {
             return Problems.Invalid("d", "d (the site's domain) is required.");
         }
 
+        // A tracker may report to several sites at once (d="a.com,b.com", Plausible's roll-ups): the
+        // view counts for each of them, as long as the page belongs to one (its host is one of that
+        // site's domains). A site named twice, or by two of its domains, counts the view once; a
+        // domain no site tracks is passed over, as Plausible does, unless none is tracked at all.
+        var named = new List<SiteEntry>();
         foreach (var domain in listed)
         {
-            var site = await views.Sites.FindByDomainAsync(domain);
-            if (site is null)
+            if (await views.Sites.FindByDomainAsync(domain) is { } found && !named.Any(s => s.Id == found.Id))
             {
-                return Problems.NotFound($"No site tracks the domain '{domain}'.");
+                named.Add(found);
             }
+        }
 
-            if (!counted.Add(site.Id))
-            {
-                continue;
-            }
+        if (named.Count == 0)
+        {
+            return Problems.NotFound(listed.Length == 1 ? $"No site tracks the domain '{listed[0]}'." : $"No site tracks any of the domains '{domains}'.");
+        }
 
-            var (hit, error) = await views.PrepareAsync(site, url, "u", referrer, ClientAddress(context), UserAgent(context));
+        // One site: its own checks and messages. Several: each site's own normalisation, and the
+        // page must be one of theirs.
+        var single = named.Count == 1;
+        var hits = new List<Counting.Hit>();
+        foreach (var site in named)
+        {
+            var (hit, error) = await views.PrepareAsync(site, url, "u", referrer, ClientAddress(context), UserAgent(context), checkHost: single);
             if (error is { } e)
             {
                 return ToProblem(e);
@@ -119,8 +142,14 @@ internal static class IngestEndpoints
             hits.Add(hit);
         }
 
+        if (!single && !named.Any(site => PageUrl.HostIsOf(url!, site)))
+        {
+            return Problems.Invalid("u", $"u's host is not one of the domains of the sites named in d ('{domains}').");
+        }
+
         // Only page views are views; engagement and custom events are taken and not counted.
-        if (string.Equals(name, "pageview", StringComparison.OrdinalIgnoreCase))
+        // Plausible's own name, as its tracker sends it ("Pageview" would be a custom event there).
+        if (string.Equals(name, "pageview", StringComparison.Ordinal))
         {
             var (failed, _) = await CommitAsync(views, hits);
             if (failed is not null)

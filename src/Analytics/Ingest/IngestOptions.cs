@@ -21,5 +21,6 @@ internal sealed class IngestOptions
     /// </summary>
     public TimeSpan MaxBackfill { get; set; } = TimeSpan.FromDays(35);
 
+    /// <summary>The longest page URL, in bytes (UTF-8, as sent).</summary>
     public int MaxUrlLength { get; set; } = 2048;
 }

@@ -41,6 +41,7 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
             return Task.CompletedTask;
         }
 
+        response.Headers.XContentTypeOptions = "nosniff";
         if (HttpMethods.IsOptions(request.Method) && request.Headers.AccessControlRequestMethod.Count > 0)
         {
             response.Headers.AccessControlAllowMethods = "GET, HEAD";
@@ -76,6 +77,7 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
 
         if (!limiter.TryAcquire(context, "pixel", out var refused))
         {
+            response.Headers.XContentTypeOptions = "nosniff";
             await refused!.ExecuteAsync(context);
             return;
         }
@@ -96,6 +98,12 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
 
         var (error, outcome) = await IngestEndpoints.CountAsync(context, views, site, "s", url, "u", referrer);
         metrics.Hit(outcome, "pixel");
+        if (error is not null)
+        {
+            // Only the GIF goes without it: a problem answer is text like any other.
+            response.Headers.XContentTypeOptions = "nosniff";
+        }
+
         await (error ?? IngestEndpoints.GifResult.Instance).ExecuteAsync(context);
     }
 

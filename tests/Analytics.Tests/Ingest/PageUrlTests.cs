@@ -71,6 +71,23 @@ public sealed class PageUrlTests
         Assert.Contains("url", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TheUrlLimitIsInBytesAsSent()
+    {
+        const string Start = "https://example.com/";
+        var ascii = Start + new string('a', 2048 - Start.Length);
+        // 'ü' is two bytes in UTF-8: fewer characters than the limit, more bytes.
+        var wide = Start + new string('ü', (2048 - Start.Length) / 2 + 1);
+
+        Assert.True(PageUrl.TryNormalise(ascii, Site, 2048, out _, out var error), error);
+        Assert.False(PageUrl.TryNormalise(ascii + "a", Site, 2048, out _, out error));
+        Assert.Equal("url is longer than 2048 bytes.", error);
+        Assert.True(wide.Length < 2048);
+        Assert.False(PageUrl.TryNormalise(wide, Site, 2048, out _, out error));
+        Assert.Equal("url is longer than 2048 bytes.", error);
+        Assert.True(PageUrl.TryNormalise(Start + new string('ü', (2048 - Start.Length) / 2), Site, 2048, out _, out error), error);
+    }
+
     [Theory]
     [InlineData("https://www.Google.com/search?q=x", "google.com")]
     [InlineData("android-app://com.slack/", "com.slack")]
@@ -111,5 +128,8 @@ public sealed class PageUrlTests
     [InlineData("okhttp/4.12.0", false)]
     [InlineData("Apache-HttpClient/4.5.14 (Java/21)", false)]
     [InlineData("Scrapy/2.11.2 (+https://scrapy.org)", true)]
+    [InlineData("Wget/1.21.2", true)]
+    [InlineData("Mozilla/5.0 (compatible; Google-InspectionTool/1.0;)", true)]
+    [InlineData("GoogleOther", true)]
     public void KnownBotsAreRecognised(string userAgent, bool bot) => Assert.Equal(bot, BotFilter.IsBot(userAgent));
 }

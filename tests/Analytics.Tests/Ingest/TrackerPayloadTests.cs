@@ -1,4 +1,5 @@
 using System.Net;
+using Analytics.Counting;
 using Analytics.Tests.Infrastructure;
 
 namespace Analytics.Tests.Ingest;
@@ -74,6 +75,74 @@ public sealed class TrackerPayloadTests(Servers servers)
         using var empty = await client.PostAsync(new Uri("/api/event", UriKind.Relative),
             Http.Json($$"""{"n":"pageview","u":"https://{{domain}}/","d":" , "}""", "text/plain"));
         await Http.AssertProblemAsync(empty, HttpStatusCode.BadRequest, "d");
+        Assert.Equal(2, (await app.CountsAsync(site)).Total);
+    }
+
+    [Fact]
+    public async Task PlausibleViewForSeveralSitesCountsForEachWhenThePageIsOneOfTheirs()
+    {
+        await using var app = new TestApp(servers);
+        var (site, rollup, other) = (Servers.NewSiteId("pl"), Servers.NewSiteId("roll"), Servers.NewSiteId("other"));
+        var (domain, rollupDomain, otherDomain) = (site + ".example.org", rollup + ".example.org", other + ".example.org");
+        await app.CreateSiteAsync(site, domain: domain);
+        await app.CreateSiteAsync(rollup, domain: rollupDomain);
+        await app.CreateSiteAsync(other, domain: otherDomain);
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+
+        async Task<HttpResponseMessage> SendAsync(string d, string host, string name = "pageview") =>
+            await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"{{name}}","u":"https://{{host}}/story","d":"{{d}}","r":null}""", "text/plain"));
+
+        // Plausible's roll-up: the page's own site and a site that sums several; a domain no site tracks is passed over.
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", domain)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},nobody-tracks-this.example,{rollupDomain}", domain)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", domain, name: "engagement")).StatusCode);
+
+        // A page of neither named site counts nowhere; nor does a URL that is not one.
+        await Http.AssertProblemAsync(await SendAsync($"{domain},{rollupDomain}", otherDomain), HttpStatusCode.BadRequest, "u");
+        using var notAUrl = await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"pageview","u":"ftp://{{domain}}/x","d":"{{domain}},{{rollupDomain}}"}""", "text/plain"));
+        await Http.AssertProblemAsync(notAUrl, HttpStatusCode.BadRequest, "u");
+        await Http.AssertProblemAsync(await SendAsync("nobody-tracks-this.example,nor-this.example", domain), HttpStatusCode.NotFound);
+
+        Assert.Equal(2, (await app.CountsAsync(site)).Total);
+        var rolledUp = await app.CountsAsync(rollup);
+        Assert.Equal(2, rolledUp.Total);
+        Assert.Equal(0, (await app.CountsAsync(other)).Total);
+        var today = DateOnly.Parse(rolledUp.Today, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(2, (long)await servers.Redis.GetDatabase().HashGetAsync(RedisKeys.Pages(rollup, today), "/story"));
+    }
+
+    [Fact]
+    public async Task OnlyAViewNamedPageviewCountsInEitherFormat()
+    {
+        await using var app = new TestApp(servers);
+        var site = Servers.NewSiteId();
+        var domain = site + ".example.org";
+        await app.CreateSiteAsync(site, domain: domain);
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+
+        // Our beacon carrying an event name, and Plausible's names as its server reads them (exactly).
+        (object Body, bool Counted)[] sent =
+        [
+            (new { site, url = $"https://{domain}/a", n = "engagement" }, false),
+            (new { site, url = $"https://{domain}/a", name = "Signup" }, false),
+            (new { site, url = $"https://{domain}/a", n = "pageview" }, true),
+            (new { n = "Pageview", u = $"https://{domain}/a", d = domain }, false),
+            (new { n = "pageview", u = $"https://{domain}/a", d = domain }, true),
+        ];
+        foreach (var (body, counted) in sent)
+        {
+            using var response = await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json(body));
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal(counted ? [] : ["not-a-pageview"], response.Headers.TryGetValues("X-Analytics-Ignored", out var ignored) ? ignored : []);
+        }
+
+        // Not counted is still checked: a wrong site or URL is refused as for a view.
+        await Http.AssertProblemAsync(await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json(new { site = "no-such-site-here", url = $"https://{domain}/a", n = "engagement" })), HttpStatusCode.NotFound);
+        await Http.AssertProblemAsync(await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json(new { site, url = "https://elsewhere.example/a", n = "engagement" })), HttpStatusCode.BadRequest, "url");
+        await Http.AssertProblemAsync(await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json(new { site, url = $"https://{domain}/a", n = 5 })), HttpStatusCode.BadRequest, "n");
+
         Assert.Equal(2, (await app.CountsAsync(site)).Total);
     }
 

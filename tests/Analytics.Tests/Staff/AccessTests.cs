@@ -197,11 +197,15 @@ public sealed class AccessTests(Servers servers)
         Assert.Equal("no-referrer", dashboard.Headers.GetValues("Referrer-Policy").Single());
 
         // Nothing is served for a browser to sniff into another type.
-        foreach (var path in new[] { "/dashboard", "/api/me", "/api/sites/nosuch/counts", "/live/dashboard.js" })
+        foreach (var path in new[] { "/dashboard", "/api/me", "/api/sites/nosuch/counts", "/live/dashboard.js", "/p.gif?s=nosuch&u=https%3A%2F%2Fexample.com%2F", "/p.gif?u=https%3A%2F%2Fexample.com%2F" })
         {
             using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
             Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
         }
+
+        using var postToPixel = await client.PostAsync(new Uri("/p.gif", UriKind.Relative), new StringContent(""));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, postToPixel.StatusCode);
+        Assert.Equal("nosniff", postToPixel.Headers.GetValues("X-Content-Type-Options").Single());
     }
 
     [Fact]
