@@ -9,7 +9,7 @@ internal static class StaffCommands
 {
     public static Command Users()
     {
-        var users = new Command("users", "Add, list and remove staff users (dashboard logins).");
+        var users = new Command("users", "Add, list, change and remove staff users (dashboard logins).");
 
         var name = new Argument<string>("name") { Description = "Login name" };
         var password = new Option<string?>("--password") { Description = "Password (at least 8 characters); default: ANALYTICS_PASSWORD, else asked for" };
@@ -59,6 +59,45 @@ internal static class StaffCommands
             return 0;
         });
         users.Subcommands.Add(list);
+
+        var updateName = new Argument<string>("name") { Description = "Login name" };
+        var newPassword = new Option<string?>("--password") { Description = "A new password (at least 8 characters); ends the user's sessions, keeps their tokens" };
+        var newRole = new Option<string?>("--role") { Description = "A new role: admin or viewer" };
+        newRole.AcceptOnlyFromAmong(Roles.Admin, Roles.Viewer);
+        var newSites = new Option<string[]>("--site") { Description = "The sites the user may see, replacing the ones they had (repeat for more)", AllowMultipleArgumentsPerToken = true };
+        var noSites = new Option<bool>("--no-sites") { Description = "Take every site away (a viewer then sees none)" };
+        var update = new Command("update", "Change a staff user's password, role or sites (the rest stays).") { updateName, newPassword, newRole, newSites, noSites };
+        update.SetAction(async (parse, _) =>
+        {
+            var (password, role, siteIds) = (parse.GetValue(newPassword), parse.GetValue(newRole), parse.GetValue(noSites) ? [] : parse.GetValue(newSites) is { Length: > 0 } given ? given : null);
+            if ((password, role, siteIds) is (null, null, null))
+            {
+                return SiteCommands.Fail("Say what to change: --password, --role, --site or --no-sites.");
+            }
+
+            var (field, error) = UserRules.CheckChange(password, role);
+            if (error is not null)
+            {
+                return SiteCommands.Fail($"{field}: {error}");
+            }
+
+            await using var host = CliHost.Create(parse.GetValue(AnalyticsCommand.RedisOption));
+            if (siteIds is not null && await MissingSiteAsync(host, siteIds) is { } missing)
+            {
+                return SiteCommands.Fail($"There is no site '{missing}'.");
+            }
+
+            var passwordHash = password is null ? null : Passwords.Hash(password);
+            var user = await host.Get<StaffStore>().UpdateUserAsync(parse.GetValue(updateName)!, user => user.Changed(passwordHash, role, siteIds));
+            if (user is null)
+            {
+                return SiteCommands.Fail($"There is no user '{parse.GetValue(updateName)}'.");
+            }
+
+            Console.WriteLine($"Changed {user.Name}: {user.Role}, {(user.Role == Roles.Admin ? "every site" : user.Sites.Length > 0 ? string.Join(", ", user.Sites) : "no sites")}{(passwordHash is null ? "" : "; new password, their sessions ended")}.");
+            return 0;
+        });
+        users.Subcommands.Add(update);
 
         var removeName = new Argument<string>("name") { Description = "Login name" };
         var remove = new Command("remove", "Remove a staff user (their sessions end at once).") { removeName };

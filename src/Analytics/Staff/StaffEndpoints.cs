@@ -11,6 +11,9 @@ internal static class StaffEndpoints
 
     internal sealed record NewUser(string? Name, string? Password, string? Role, string[]? Sites);
 
+    /// <summary>A change of a user: what is given changes, what is left out (or null) stays.</summary>
+    internal sealed record UserChange(string? Password, string? Role, string[]? Sites);
+
     internal sealed record UserView(string Name, string Role, string[] Sites, DateTimeOffset CreatedAt)
     {
         public static UserView Of(StaffUser user) => new(user.Name, user.Role, user.Sites, user.CreatedAt);
@@ -37,6 +40,9 @@ internal static class StaffEndpoints
         var users = app.MapGroup("/api/users").RequireAuthorization(StaffAccess.AdminPolicy);
         users.MapPost("", CreateUserAsync);
         users.MapGet("", async (StaffStore staff) => TypedResults.Ok((await staff.ListUsersAsync()).Select(UserView.Of)));
+        users.MapGet("/{name}", async Task<Results<Ok<UserView>, ProblemHttpResult>> (string name, StaffStore staff) =>
+            await staff.GetUserAsync(name) is { } user ? TypedResults.Ok(UserView.Of(user)) : Problems.NotFound($"There is no user '{name}'."));
+        users.MapPatch("/{name}", UpdateUserAsync);
         users.MapDelete("/{name}", async Task<Results<NoContent, ProblemHttpResult>> (string name, StaffStore staff) =>
             await staff.DeleteUserAsync(name) ? TypedResults.NoContent() : Problems.NotFound($"There is no user '{name}'."));
 
@@ -158,6 +164,38 @@ internal static class StaffEndpoints
         }
 
         return TypedResults.Created($"/api/users/{name}", UserView.Of(user));
+    }
+
+    /// <summary>
+    /// Changes a user's password (which ends their sessions; their tokens stay), role or sites; the
+    /// rest takes effect on their next request.
+    /// </summary>
+    private static async Task<IResult> UpdateUserAsync(string name, UserChange? request, StaffStore staff, SiteStore sites)
+    {
+        if (request is null || (request.Password, request.Role, request.Sites) is (null, null, null))
+        {
+            return Problems.Invalid("body", "Give at least one of password, role and sites.");
+        }
+
+        var (field, error) = UserRules.CheckChange(request.Password, request.Role);
+        if (error is not null)
+        {
+            return Problems.Invalid(field!, error);
+        }
+
+        string[]? siteIds = null;
+        if (request.Sites is { } requested)
+        {
+            (siteIds, var problem) = await CheckSitesAsync(requested, sites);
+            if (problem is not null)
+            {
+                return problem;
+            }
+        }
+
+        var passwordHash = request.Password is null ? null : Passwords.Hash(request.Password);
+        var user = await staff.UpdateUserAsync(name, user => user.Changed(passwordHash, request.Role, siteIds));
+        return user is null ? Problems.NotFound($"There is no user '{name}'.") : TypedResults.Ok(UserView.Of(user));
     }
 
     private static async Task<IResult> CreateTokenAsync(NewToken? request, ClaimsPrincipal caller, StaffStore staff, SiteStore sites)

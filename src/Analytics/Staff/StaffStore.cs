@@ -17,12 +17,22 @@ internal static class Roles
 /// <summary>
 /// A staff user. <see cref="Stamp"/> is new each time a user of this name is created, so sessions
 /// and tokens of a deleted user do not come back when the name is used again (users from before
-/// stamps have none).
+/// stamps have none). <see cref="SessionStamp"/> is new each time the password changes, which
+/// ends the user's sessions (their tokens stay).
 /// </summary>
-internal sealed record StaffUser(string Name, string PasswordHash, string Role, string[] Sites, DateTimeOffset CreatedAt, string? Stamp = null)
+internal sealed record StaffUser(string Name, string PasswordHash, string Role, string[] Sites, DateTimeOffset CreatedAt, string? Stamp = null, string? SessionStamp = null)
 {
     public static StaffUser New(string name, string passwordHash, string role, string[] sites, DateTimeOffset createdAt) =>
         new(name, passwordHash, role, sites, createdAt, Guid.NewGuid().ToString("N"));
+
+    /// <summary>This user with a new password (which ends their sessions), role or sites; null keeps each.</summary>
+    public StaffUser Changed(string? passwordHash, string? role, string[]? sites) => this with
+    {
+        PasswordHash = passwordHash ?? PasswordHash,
+        SessionStamp = passwordHash is null ? SessionStamp : Guid.NewGuid().ToString("N"),
+        Role = role ?? Role,
+        Sites = sites is null ? Sites : [.. sites.Distinct(StringComparer.Ordinal)],
+    };
 }
 
 /// <summary>
@@ -57,6 +67,36 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
     {
         var all = await Db.HashGetAllAsync(RedisKeys.Users);
         return [.. all.Select(e => JsonSerializer.Deserialize<StaffUser>(e.Value.ToString(), JsonDefaults.Options)!).OrderBy(u => u.Name, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Changes a user with <paramref name="change"/>, unless it was deleted or changed by someone else
+    /// meanwhile (then it is read again and the change applied to that). Null when there is no such user.
+    /// </summary>
+    public async Task<StaffUser?> UpdateUserAsync(string name, Func<StaffUser, StaffUser> change)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var json = await Db.HashGetAsync(RedisKeys.Users, name);
+            if (json.IsNull)
+            {
+                return null;
+            }
+
+            var changed = change(JsonSerializer.Deserialize<StaffUser>(json.ToString(), JsonDefaults.Options)!);
+            var transaction = Db.CreateTransaction();
+            transaction.AddCondition(Condition.HashEqual(RedisKeys.Users, name, json));
+            _ = transaction.HashSetAsync(RedisKeys.Users, name, JsonSerializer.Serialize(changed, JsonDefaults.Options));
+            if (await transaction.ExecuteAsync())
+            {
+                return changed;
+            }
+
+            if (attempt == 10)
+            {
+                throw new InvalidOperationException($"User '{name}' kept changing while it was being changed.");
+            }
+        }
     }
 
     /// <summary>Deletes the user and the API tokens they made (which stop working with them anyway).</summary>
@@ -145,13 +185,13 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
     public async Task<string> CreateSessionAsync(StaffUser user)
     {
         var secret = Secrets.New("s_");
-        await Db.StringSetAsync(RedisKeys.Session(Secrets.Hash(secret)), $"{user.Name}\n{user.Stamp}", SessionLifetime);
+        await Db.StringSetAsync(RedisKeys.Session(Secrets.Hash(secret)), $"{user.Name}\n{user.Stamp}\n{user.SessionStamp}", SessionLifetime);
         return secret;
     }
 
     /// <summary>
     /// The signed-in user of a session cookie; a deleted user's sessions stop working at once, and
-    /// do not work for a new user of the same name.
+    /// do not work for a new user of the same name; nor do sessions from before a password change.
     /// </summary>
     public async Task<StaffUser?> FindSessionUserAsync(string secret)
     {
@@ -161,9 +201,13 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
             return null;
         }
 
-        var parts = value.ToString().Split('\n', 2);
+        var parts = value.ToString().Split('\n', 3);
         var user = await GetUserAsync(parts[0]);
-        return user is not null && (user.Stamp ?? "") == (parts.Length > 1 ? parts[1] : "") ? user : null;
+        return user is not null
+            && (user.Stamp ?? "") == (parts.Length > 1 ? parts[1] : "")
+            && (user.SessionStamp ?? "") == (parts.Length > 2 ? parts[2] : "")
+                ? user
+                : null;
     }
 
     public Task DeleteSessionAsync(string secret) => Db.KeyDeleteAsync(RedisKeys.Session(Secrets.Hash(secret)));

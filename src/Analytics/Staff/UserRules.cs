@@ -21,12 +21,21 @@ internal static partial class UserRules
             return ("name", name is null ? "name is required: 1–64 letters, digits, '.', '_', '@' or '-'." : "name must be 1–64 letters, digits, '.', '_', '@' or '-'.");
         }
 
-        if (password is not { Length: >= 8 })
+        return password is null ? ("password", "password is required (at least 8 characters).") : CheckChange(password, role);
+    }
+
+    /// <summary>
+    /// The field at fault and why in a change of a user (a new password, a new role; null: kept), or
+    /// nulls when it is fine.
+    /// </summary>
+    public static (string? Field, string? Error) CheckChange(string? password, string? role)
+    {
+        if (password is not null && password.Length < 8)
         {
-            return ("password", password is null ? "password is required (at least 8 characters)." : "password must have at least 8 characters.");
+            return ("password", "password must have at least 8 characters.");
         }
 
-        if (role is not (Roles.Admin or Roles.Viewer))
+        if (role is not (null or Roles.Admin or Roles.Viewer))
         {
             return ("role", "role must be \"admin\" or \"viewer\".");
         }

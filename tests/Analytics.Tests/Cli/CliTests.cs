@@ -109,6 +109,45 @@ public sealed class CliTests(Servers servers)
     }
 
     [Fact]
+    public async Task UsersUpdateChangesPasswordAndSitesAsTheApiDoes()
+    {
+        await using var app = new TestApp(servers);
+        var (siteA, siteB) = (Servers.NewSiteId("cli"), Servers.NewSiteId("cli"));
+        await app.CreateSiteAsync(siteA, publicCounter: false);
+        await app.CreateSiteAsync(siteB, publicCounter: false);
+        var name = "cli-" + Guid.NewGuid().ToString("N")[..8];
+        Assert.Equal(0, (await Infrastructure.Cli.RunAsync("users", "add", name, "--password", "a long passphrase", "--site", siteA, "--redis", servers.RedisConnection)).ExitCode);
+        using var signedIn = app.CreateClient(new() { HandleCookies = true });
+        Assert.Equal(HttpStatusCode.OK, (await signedIn.PostAsJsonAsync("/api/login", new { name, password = "a long passphrase" })).StatusCode);
+
+        var changed = await Infrastructure.Cli.RunAsync("users", "update", name, "--password", "another passphrase", "--site", siteB, "--redis", servers.RedisConnection);
+
+        Assert.True(changed.ExitCode == 0, changed.Error);
+        Assert.Contains(siteB, changed.Output, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await signedIn.GetAsync(new Uri("/api/me", UriKind.Relative))).StatusCode);
+        using var again = app.CreateClient(new() { HandleCookies = true });
+        Assert.Equal(HttpStatusCode.OK, (await again.PostAsJsonAsync("/api/login", new { name, password = "another passphrase" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await again.GetAsync(new Uri($"/api/sites/{siteB}/counts", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await again.GetAsync(new Uri($"/api/sites/{siteA}/counts", UriKind.Relative))).StatusCode);
+
+        // Nothing to change, no such user, no such site, a short password: one line each, nothing changed.
+        foreach (var (args, says) in new (string[] Args, string Says)[]
+        {
+            (["users", "update", name], "Say what to change"),
+            (["users", "update", "nobody-of-that-name", "--no-sites"], "no user"),
+            (["users", "update", name, "--site", "no-such-site-here"], "no site"),
+            (["users", "update", name, "--password", "short"], "password"),
+        })
+        {
+            var refused = await Infrastructure.Cli.RunAsync([.. args, "--redis", servers.RedisConnection]);
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains(says, refused.Error, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await again.GetAsync(new Uri($"/api/sites/{siteB}/counts", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
     public async Task BadArgumentsAreExplainedAndHelpListsTheCommands()
     {
         var help = await Infrastructure.Cli.RunAsync("--help");

@@ -293,6 +293,75 @@ public sealed class AccessTests(Servers servers)
     }
 
     [Fact]
+    public async Task AnAdminChangesAUsersSitesRoleAndPasswordAndTheyTakeEffectAtOnce()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var admin = app.Admin();
+        using var viewer = await LoginAsync(app, s.ViewerA);
+        using var made = await viewer.PostAsJsonAsync("/api/tokens", new { name = "mine", sites = new[] { s.SiteA } });
+        using var viewersToken = app.WithBearer((await made.ReadJsonAsync()).GetProperty("token").GetString()!);
+        var user = new Uri($"/api/users/{s.ViewerA}", UriKind.Relative);
+        Uri Counts(string site) => new($"/api/sites/{site}/counts", UriKind.Relative);
+
+        // Sites: the open session sees the new list on its next request.
+        using var moved = await admin.PatchAsJsonAsync(user, new { sites = new[] { s.SiteB } });
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        Assert.Equal([s.SiteB], (await moved.ReadJsonAsync()).GetProperty("sites").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(Counts(s.SiteB))).StatusCode);
+        await Http.AssertProblemAsync(await viewer.GetAsync(Counts(s.SiteA)), HttpStatusCode.Forbidden);
+        // The token reads only what its maker still may.
+        await Http.AssertProblemAsync(await viewersToken.GetAsync(Counts(s.SiteA)), HttpStatusCode.Forbidden);
+
+        // Role: now an admin, without signing in again.
+        Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync(user, new { role = "admin" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(new Uri("/api/users", UriKind.Relative))).StatusCode);
+        Assert.Equal("admin", (await admin.GetFromJsonAsync<System.Text.Json.JsonElement>(user)).GetProperty("role").GetString());
+
+        // Password: the old one and the sessions signed in with it stop; the token stays.
+        Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync(user, new { password = "a brand new passphrase", role = "viewer", sites = new[] { s.SiteA } })).StatusCode);
+        await Http.AssertProblemAsync(await viewer.GetAsync(new Uri("/api/me", UriKind.Relative)), HttpStatusCode.Unauthorized);
+        using var anon = app.CreateClient();
+        await Http.AssertProblemAsync(await anon.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" }), HttpStatusCode.Unauthorized);
+        using var again = await LoginAsync(app, s.ViewerA, "a brand new passphrase");
+        Assert.Equal(HttpStatusCode.OK, (await again.GetAsync(Counts(s.SiteA))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await viewersToken.GetAsync(Counts(s.SiteA))).StatusCode);
+    }
+
+    [Fact]
+    public async Task ChangingAUserIsForAdminsAndBadChangesChangeNothing()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var admin = app.Admin();
+        using var viewer = await LoginAsync(app, s.ViewerA);
+        using var token = app.WithBearer(s.TokenA);
+        using var anon = app.CreateClient();
+        var user = new Uri($"/api/users/{s.ViewerA}", UriKind.Relative);
+
+        await Http.AssertProblemAsync(await anon.PatchAsJsonAsync(user, new { role = "admin" }), HttpStatusCode.Unauthorized);
+        await Http.AssertProblemAsync(await viewer.PatchAsJsonAsync(user, new { role = "admin" }), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await token.PatchAsJsonAsync(user, new { sites = new[] { s.SiteB } }), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await viewer.GetAsync(user), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await anon.GetAsync(user), HttpStatusCode.Unauthorized);
+
+        await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { password = "short" }), HttpStatusCode.BadRequest, "password");
+        await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { role = "owner" }), HttpStatusCode.BadRequest, "role");
+        await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { sites = new[] { s.SiteB, "no-such-site-here" } }), HttpStatusCode.BadRequest, "sites");
+        await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { }), HttpStatusCode.BadRequest);
+        await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { sites = "all" }), HttpStatusCode.BadRequest, "sites");
+        await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(new Uri("/api/users/nobody-of-that-name", UriKind.Relative), new { role = "admin" }), HttpStatusCode.NotFound);
+        await Http.AssertProblemAsync(await admin.GetAsync(new Uri("/api/users/nobody-of-that-name", UriKind.Relative)), HttpStatusCode.NotFound);
+
+        // Unchanged: same role, same sites, same password, same session.
+        var unchanged = await admin.GetFromJsonAsync<System.Text.Json.JsonElement>(user);
+        Assert.Equal("viewer", unchanged.GetProperty("role").GetString());
+        Assert.Equal([s.SiteA], unchanged.GetProperty("sites").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(new Uri("/api/me", UriKind.Relative))).StatusCode);
+        await Http.AssertProblemAsync(await viewer.GetAsync(new Uri($"/api/sites/{s.SiteB}/counts", UriKind.Relative)), HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
     public async Task DeletedUsersSessionsAndTokensStopAndDoNotComeBackWithTheName()
     {
         var s = await SetUpAsync(servers);
