@@ -10,8 +10,9 @@ namespace Analytics.LoadTests.Verification;
 /// <summary>What triggering a rollup took: passes made, site-days and rows written, and the time until nothing of the run was pending.</summary>
 internal sealed record RollupRun(int Passes, int Pairs, long Rows, TimeSpan Elapsed, TimeSpan LastPass)
 {
-    public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"rollup: {Pairs:N0} site-days, {Rows:N0} rows in {Passes} pass(es), {Elapsed.TotalMilliseconds:N0} ms");
+    public string Describe() => Pairs == 0
+        ? string.Create(CultureInfo.InvariantCulture, $"rollup: nothing was left to roll up (the service's own rollup had done it); checked in {Elapsed.TotalMilliseconds:N0} ms")
+        : string.Create(CultureInfo.InvariantCulture, $"rollup: {Pairs:N0} site-days, {Rows:N0} rows in {Passes} pass(es), {Elapsed.TotalMilliseconds:N0} ms");
 }
 
 /// <summary>
