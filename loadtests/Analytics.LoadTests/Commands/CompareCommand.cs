@@ -81,8 +81,9 @@ internal static class CompareCommand
             the resident memory (VmRSS) of each target during and after its load. Quote ratios, not absolute
             numbers: the machine is shared by wrk, the targets and Redis.
             Then checks the service's counts: the hits counted in Redis must be the requests wrk saw
-            answered 2xx (pixel, beacon: one hit each; batch: 100), give or take what wrk abandoned in
-            flight; after a rollup, ClickHouse must hold exactly what Redis holds, counter by counter.
+            answered 2xx (pixel, beacon: one hit each; batch: 100; not for mix, whose answers wrk does
+            not tell apart), give or take what wrk abandoned in flight; after a rollup, ClickHouse must
+            hold exactly what Redis holds, counter by counter.
             Exit code 1 when a check fails.
             """)
         {

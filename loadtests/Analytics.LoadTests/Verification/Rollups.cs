@@ -11,7 +11,7 @@ namespace Analytics.LoadTests.Verification;
 internal sealed record RollupRun(int Passes, int Pairs, long Rows, TimeSpan Elapsed, TimeSpan LastPass)
 {
     public string Describe() => Pairs == 0
-        ? string.Create(CultureInfo.InvariantCulture, $"rollup: nothing was left to roll up (the service's own rollup had done it); checked in {Elapsed.TotalMilliseconds:N0} ms")
+        ? string.Create(CultureInfo.InvariantCulture, $"rollup: nothing was left to roll up (rolled up already, by the service's own worker); checked in {Elapsed.TotalMilliseconds:N0} ms")
         : string.Create(CultureInfo.InvariantCulture, $"rollup: {Pairs:N0} site-days, {Rows:N0} rows in {Passes} pass(es), {Elapsed.TotalMilliseconds:N0} ms");
 }
 

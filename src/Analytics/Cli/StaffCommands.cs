@@ -61,7 +61,11 @@ internal static class StaffCommands
         users.Subcommands.Add(list);
 
         var updateName = new Argument<string>("name") { Description = "Login name" };
-        var newPassword = new Option<string?>("--password") { Description = "A new password (at least 8 characters); ends the user's sessions, keeps their tokens" };
+        var newPassword = new Option<string?>("--password")
+        {
+            Description = "A new password (at least 8 characters); without a value: ANALYTICS_PASSWORD, else asked for. Ends the user's sessions, keeps their tokens",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var newRole = new Option<string?>("--role") { Description = "A new role: admin or viewer" };
         newRole.AcceptOnlyFromAmong(Roles.Admin, Roles.Viewer);
         var newSites = new Option<string[]>("--site") { Description = "The sites the user may see, replacing the ones they had (repeat for more)", AllowMultipleArgumentsPerToken = true };
@@ -69,7 +73,10 @@ internal static class StaffCommands
         var update = new Command("update", "Change a staff user's password, role or sites (the rest stays).") { updateName, newPassword, newRole, newSites, noSites };
         update.SetAction(async (parse, _) =>
         {
-            var (password, role, siteIds) = (parse.GetValue(newPassword), parse.GetValue(newRole), parse.GetValue(noSites) ? [] : parse.GetValue(newSites) is { Length: > 0 } given ? given : null);
+            // --password alone: from the environment or the terminal, never the command line.
+            var password = parse.GetResult(newPassword) is null ? null
+                : parse.GetValue(newPassword) ?? Environment.GetEnvironmentVariable("ANALYTICS_PASSWORD") ?? ReadPassword() ?? "";
+            var (role, siteIds) = (parse.GetValue(newRole), parse.GetValue(noSites) ? [] : parse.GetValue(newSites) is { Length: > 0 } given ? given : null);
             if ((password, role, siteIds) is (null, null, null))
             {
                 return SiteCommands.Fail("Say what to change: --password, --role, --site or --no-sites.");

@@ -64,21 +64,20 @@ internal static class IngestEndpoints
 
             // Named as another event than a page view (Plausible's names: engagement, custom ones):
             // checked like a view, taken, and not counted.
-            if ((Text(root, "n") ?? Text(root, "name")) is { } name && !string.Equals(name, "pageview", StringComparison.Ordinal))
+            var name = Text(root, "n") ?? Text(root, "name");
+            var view = string.IsNullOrEmpty(name) || string.Equals(name, "pageview", StringComparison.Ordinal);
+            var (refused, _) = await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"), count: view);
+            if (refused is not null)
             {
-                var (site, siteError) = await views.FindSiteAsync(Text(root, "site"), "site");
-                var error = siteError ?? (await views.PrepareAsync(site!, Text(root, "url"), "url", Text(root, "referrer"), null, null)).Error;
-                if (error is { } e)
-                {
-                    return ToProblem(e);
-                }
-
-                context.Response.Headers[IgnoredHeader] = "not-a-pageview";
-                return TypedResults.Accepted((string?)null);
+                return refused;
             }
 
-            return (await CountAsync(context, views, Text(root, "site"), "site", Text(root, "url"), "url", Text(root, "referrer"))).Problem
-                ?? TypedResults.Accepted((string?)null);
+            if (!view)
+            {
+                context.Response.Headers[IgnoredHeader] = "not-a-pageview";
+            }
+
+            return TypedResults.Accepted((string?)null);
         }
     }
 
@@ -110,41 +109,35 @@ internal static class IngestEndpoints
         }
 
         // A tracker may report to several sites at once (d="a.com,b.com", Plausible's roll-ups): the
-        // view counts for each of them, as long as the page belongs to one (its host is one of that
-        // site's domains). A site named twice, or by two of its domains, counts the view once; a
-        // domain no site tracks is passed over, as Plausible does, unless none is tracked at all.
-        var named = new List<SiteEntry>();
+        // view counts for each of them whose domains include the page's host (a roll-up site lists
+        // the domains of the sites it sums); a site named twice, or by two of its domains, counts
+        // it once; a domain no site tracks is passed over, as Plausible does. When no named site
+        // takes the page, the first one's refusal is the answer.
+        var hits = new List<Counting.Hit>();
+        var counted = new HashSet<string>(StringComparer.Ordinal);
+        IngestError? refused = null;
         foreach (var domain in listed)
         {
-            if (await views.Sites.FindByDomainAsync(domain) is { } found && !named.Any(s => s.Id == found.Id))
+            if (await views.Sites.FindByDomainAsync(domain) is not { } site || !counted.Add(site.Id))
             {
-                named.Add(found);
+                continue;
+            }
+
+            var (hit, error) = await views.PrepareAsync(site, url, "u", referrer, ClientAddress(context), UserAgent(context));
+            if (error is null)
+            {
+                hits.Add(hit);
+            }
+            else
+            {
+                refused ??= error;
             }
         }
 
-        if (named.Count == 0)
+        if (hits.Count == 0)
         {
-            return Problems.NotFound(listed.Length == 1 ? $"No site tracks the domain '{listed[0]}'." : $"No site tracks any of the domains '{domains}'.");
-        }
-
-        // One site: its own checks and messages. Several: each site's own normalisation, and the
-        // page must be one of theirs.
-        var single = named.Count == 1;
-        var hits = new List<Counting.Hit>();
-        foreach (var site in named)
-        {
-            var (hit, error) = await views.PrepareAsync(site, url, "u", referrer, ClientAddress(context), UserAgent(context), checkHost: single);
-            if (error is { } e)
-            {
-                return ToProblem(e);
-            }
-
-            hits.Add(hit);
-        }
-
-        if (!single && !named.Any(site => PageUrl.HostIsOf(url!, site)))
-        {
-            return Problems.Invalid("u", $"u's host is not one of the domains of the sites named in d ('{domains}').");
+            return refused is { } e ? ToProblem(e)
+                : Problems.NotFound(listed.Length == 1 ? $"No site tracks the domain '{listed[0]}'." : $"No site tracks any of the domains '{domains}'.");
         }
 
         // Only page views are views; engagement and custom events are taken and not counted.
@@ -241,8 +234,11 @@ internal static class IngestEndpoints
     // Umami's tracker reads a JSON body back (it looks for a cache token); an empty object is enough.
     private static IResult UmamiAnswer() => TypedResults.Json(new { }, statusCode: StatusCodes.Status202Accepted);
 
-    /// <summary>Counts one page view; the problem to answer (null when counted) and the outcome for telemetry.</summary>
-    internal static async Task<(IResult? Problem, HitOutcome Outcome)> CountAsync(HttpContext context, PageViews views, string? siteId, string siteField, string? url, string urlField, string? referrer)
+    /// <summary>
+    /// Counts one page view (checks it only, without <paramref name="count"/>); the problem to answer
+    /// (null when fine) and the outcome for telemetry.
+    /// </summary>
+    internal static async Task<(IResult? Problem, HitOutcome Outcome)> CountAsync(HttpContext context, PageViews views, string? siteId, string siteField, string? url, string urlField, string? referrer, bool count = true)
     {
         var (site, siteError) = await views.FindSiteAsync(siteId, siteField);
         if (siteError is { } se)
@@ -254,6 +250,11 @@ internal static class IngestEndpoints
         if (error is { } e)
         {
             return (ToProblem(e), HitOutcome.Invalid);
+        }
+
+        if (!count)
+        {
+            return (null, HitOutcome.NotAPageView);
         }
 
         var failed = await CommitAsync(views, hit);

@@ -10,7 +10,7 @@ namespace Analytics.Ingest;
 /// </summary>
 internal static class PageUrl
 {
-    public static bool TryNormalise(string? url, SiteEntry site, int maxLength, out string path, out string error, bool checkHost = true)
+    public static bool TryNormalise(string? url, SiteEntry site, int maxLength, out string path, out string error)
     {
         path = "";
         if (string.IsNullOrWhiteSpace(url))
@@ -51,7 +51,7 @@ internal static class PageUrl
             return false;
         }
 
-        if (checkHost && !site.OwnsHost(host))
+        if (!site.OwnsHost(host))
         {
             path = "";
             error = $"url's host '{host}' is not one of site '{site.Id}''s domains.";
@@ -67,22 +67,6 @@ internal static class PageUrl
     /// of plain characters (no escapes, no dot segments). Anything else goes the long way, which
     /// gives the same answer for these URLs.
     /// </summary>
-    /// <summary>Whether the URL's host is one of the site's domains (false for a URL that is not absolute http(s)).</summary>
-    public static bool HostIsOf(string url, SiteEntry site)
-    {
-        if (!TrySimple(url, out var host, out _))
-        {
-            if (!Uri.TryCreate(url.Trim(), UriKind.Absolute, out var uri) || uri.Host.Length == 0)
-            {
-                return false;
-            }
-
-            host = uri.IdnHost.ToLowerInvariant();
-        }
-
-        return site.OwnsHost(host);
-    }
-
     private static bool TrySimple(string url, out string host, out string path)
     {
         host = path = "";

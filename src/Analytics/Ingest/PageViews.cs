@@ -34,14 +34,10 @@ internal sealed class PageViews(SiteStore sites, CounterWriter counter, VisitorH
             : (site, null);
     }
 
-    /// <summary>
-    /// Builds the hit for a page view at <paramref name="at"/> (now when null), or says what is wrong.
-    /// Without <paramref name="checkHost"/>, a URL of another site's domain is taken (the caller has
-    /// checked the page belongs to a site the tracker named).
-    /// </summary>
-    public async ValueTask<(Hit Hit, IngestError? Error)> PrepareAsync(SiteEntry site, string? url, string urlField, string? referrer, string? ip, string? userAgent, DateTimeOffset? at = null, bool checkHost = true)
+    /// <summary>Builds the hit for a page view at <paramref name="at"/> (now when null), or says what is wrong.</summary>
+    public async ValueTask<(Hit Hit, IngestError? Error)> PrepareAsync(SiteEntry site, string? url, string urlField, string? referrer, string? ip, string? userAgent, DateTimeOffset? at = null)
     {
-        if (!PageUrl.TryNormalise(url, site, _options.MaxUrlLength, out var path, out var error, checkHost))
+        if (!PageUrl.TryNormalise(url, site, _options.MaxUrlLength, out var path, out var error))
         {
             return (default, new IngestError(StatusCodes.Status400BadRequest, urlField, error.Replace("url", urlField, StringComparison.Ordinal)));
         }

@@ -2,7 +2,7 @@
 # The ClickHouse library (566 MB) is cached outside the repository.
 
 CHDB_VERSION="26.7.3-stable.1"
-CHDB_LIBRARY="${ANALYTICS_CHDB_LIBRARY:-$HOME/.cache/analytics/chdb/$CHDB_VERSION/libchdb.so}"
+CHDB_LIBRARY="${ANALYTICS_CHDB_LIBRARY:-${HOME:-$(cd ~ && pwd)}/.cache/analytics/chdb/$CHDB_VERSION/libchdb.so}"
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -11,7 +11,7 @@ as_root() {
 apt_install() {
     echo "Installing $* (apt) …" >&2
     as_root apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
 ensure_redis() {

@@ -99,7 +99,7 @@ internal static class StaffEndpoints
         if (attempt is null)
         {
             context.Response.Headers.RetryAfter = "60";
-            return TypedResults.Problem($"More than {LoginThrottle.FailuresPerMinute} failed sign-ins a minute from this address; wait a minute.",
+            return TypedResults.Problem($"{LoginThrottle.FailuresPerMinute} failed sign-ins a minute from this address (or too many at once); wait a minute.",
                 statusCode: StatusCodes.Status429TooManyRequests, title: "Too many sign-in attempts");
         }
 
@@ -108,10 +108,10 @@ internal static class StaffEndpoints
         var passwordHash = user?.PasswordHash ?? Passwords.UnknownUserHash;
         if (!await throttle.CheckAsync(() => Passwords.Verify(request.Password, passwordHash), context.RequestAborted) || user is null)
         {
+            attempt.Failed();
             return Problems.Unauthorized("The name or password is wrong.");
         }
 
-        attempt.Succeeded();
         var session = await staff.CreateSessionAsync(user);
         context.Response.Cookies.Append(StaffAuthentication.Cookie, session, new CookieOptions
         {

@@ -70,11 +70,14 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
     }
 
     /// <summary>
-    /// Changes a user with <paramref name="change"/>, unless it was deleted or changed by someone else
-    /// meanwhile (then it is read again and the change applied to that). Null when there is no such user.
+    /// Changes a user with <paramref name="change"/>, unless it was changed by someone else meanwhile
+    /// (then it is read again and the change applied to that). Null when there is no such user — also
+    /// when it was deleted meanwhile, or deleted and made again (a change meant for one person is
+    /// never applied to another of the same name).
     /// </summary>
     public async Task<StaffUser?> UpdateUserAsync(string name, Func<StaffUser, StaffUser> change)
     {
+        string? stamp = null;
         for (var attempt = 0; ; attempt++)
         {
             var json = await Db.HashGetAsync(RedisKeys.Users, name);
@@ -83,7 +86,14 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
                 return null;
             }
 
-            var changed = change(JsonSerializer.Deserialize<StaffUser>(json.ToString(), JsonDefaults.Options)!);
+            var user = JsonSerializer.Deserialize<StaffUser>(json.ToString(), JsonDefaults.Options)!;
+            if (attempt > 0 && user.Stamp != stamp)
+            {
+                return null;
+            }
+
+            stamp = user.Stamp;
+            var changed = change(user);
             var transaction = Db.CreateTransaction();
             transaction.AddCondition(Condition.HashEqual(RedisKeys.Users, name, json));
             _ = transaction.HashSetAsync(RedisKeys.Users, name, JsonSerializer.Serialize(changed, JsonDefaults.Options));
@@ -122,20 +132,26 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
     /// <summary>Takes a deleted site out of every user's and token's sites.</summary>
     public async Task ForgetSiteAsync(string site)
     {
-        foreach (var entry in await Db.HashGetAllAsync(RedisKeys.Users))
+        // Each user changed as a PATCH would be: never over a change made meanwhile, never bringing a
+        // deleted user back.
+        foreach (var user in await ListUsersAsync())
         {
-            var user = JsonSerializer.Deserialize<StaffUser>(entry.Value.ToString(), JsonDefaults.Options)!;
             if (user.Sites.Contains(site, StringComparer.Ordinal))
             {
-                await Db.HashSetAsync(RedisKeys.Users, entry.Name, JsonSerializer.Serialize(user with { Sites = [.. user.Sites.Where(s => s != site)] }, JsonDefaults.Options));
+                await UpdateUserAsync(user.Name, current => current with { Sites = [.. current.Sites.Where(s => s != site)] });
             }
         }
 
-        foreach (var (hash, token) in await ReadTokensAsync())
+        // A token is only ever changed here; one removed meanwhile stays removed.
+        foreach (var entry in await Db.HashGetAllAsync(RedisKeys.Tokens))
         {
+            var token = ReadToken(entry.Name.ToString(), entry.Value);
             if (token.Sites.Contains(site, StringComparer.Ordinal))
             {
-                await Db.HashSetAsync(RedisKeys.Tokens, hash, JsonSerializer.Serialize(token with { Sites = [.. token.Sites.Where(s => s != site)] }, JsonDefaults.Options));
+                var transaction = Db.CreateTransaction();
+                transaction.AddCondition(Condition.HashEqual(RedisKeys.Tokens, entry.Name, entry.Value));
+                _ = transaction.HashSetAsync(RedisKeys.Tokens, entry.Name, JsonSerializer.Serialize(token with { Sites = [.. token.Sites.Where(s => s != site)] }, JsonDefaults.Options));
+                await transaction.ExecuteAsync();
             }
         }
     }
@@ -185,7 +201,10 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
     public async Task<string> CreateSessionAsync(StaffUser user)
     {
         var secret = Secrets.New("s_");
-        await Db.StringSetAsync(RedisKeys.Session(Secrets.Hash(secret)), $"{user.Name}\n{user.Stamp}\n{user.SessionStamp}", SessionLifetime);
+        // The third part only once the password was changed: nodes of an older version (rolling
+        // upgrade) read "name\nstamp" and would refuse anything longer.
+        var value = user.SessionStamp is null ? $"{user.Name}\n{user.Stamp}" : $"{user.Name}\n{user.Stamp}\n{user.SessionStamp}";
+        await Db.StringSetAsync(RedisKeys.Session(Secrets.Hash(secret)), value, SessionLifetime);
         return secret;
     }
 

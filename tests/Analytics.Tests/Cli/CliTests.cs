@@ -145,6 +145,13 @@ public sealed class CliTests(Servers servers)
         }
 
         Assert.Equal(HttpStatusCode.OK, (await again.GetAsync(new Uri($"/api/sites/{siteB}/counts", UriKind.Relative))).StatusCode);
+
+        // --password alone takes it from ANALYTICS_PASSWORD (else the terminal), off the command line.
+        var fromEnvironment = await Infrastructure.Cli.RunAsync(new Dictionary<string, string> { ["ANALYTICS_PASSWORD"] = "third passphrase" },
+            "users", "update", name, "--password", "--redis", servers.RedisConnection);
+        Assert.True(fromEnvironment.ExitCode == 0, fromEnvironment.Error);
+        using var third = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await third.PostAsJsonAsync("/api/login", new { name, password = "third passphrase" })).StatusCode);
     }
 
     [Fact]

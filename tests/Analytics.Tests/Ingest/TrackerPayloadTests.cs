@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Analytics.Counting;
 using Analytics.Tests.Infrastructure;
 
@@ -79,37 +80,45 @@ public sealed class TrackerPayloadTests(Servers servers)
     }
 
     [Fact]
-    public async Task PlausibleViewForSeveralSitesCountsForEachWhenThePageIsOneOfTheirs()
+    public async Task PlausibleViewForSeveralSitesCountsForEachSiteThePageBelongsTo()
     {
         await using var app = new TestApp(servers);
         var (site, rollup, other) = (Servers.NewSiteId("pl"), Servers.NewSiteId("roll"), Servers.NewSiteId("other"));
         var (domain, rollupDomain, otherDomain) = (site + ".example.org", rollup + ".example.org", other + ".example.org");
         await app.CreateSiteAsync(site, domain: domain);
-        await app.CreateSiteAsync(rollup, domain: rollupDomain);
         await app.CreateSiteAsync(other, domain: otherDomain);
+        using (var admin = app.Admin())
+        {
+            // A roll-up site lists the domains of the sites it sums.
+            using var made = await admin.PostAsJsonAsync("/api/sites", new { id = rollup, domains = new[] { rollupDomain, domain, otherDomain } });
+            Assert.Equal(HttpStatusCode.Created, made.StatusCode);
+        }
+
         using var client = app.CreateClient();
         client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
 
         async Task<HttpResponseMessage> SendAsync(string d, string host, string name = "pageview") =>
             await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"{{name}}","u":"https://{{host}}/story","d":"{{d}}","r":null}""", "text/plain"));
 
-        // Plausible's roll-up: the page's own site and a site that sums several; a domain no site tracks is passed over.
+        // As Plausible's roll-ups send them; a domain no site tracks is passed over.
         Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", domain)).StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},nobody-tracks-this.example,{rollupDomain}", domain)).StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", domain, name: "engagement")).StatusCode);
+        // A named site the page is not of does not count it (the SPEC's host rule), the others do.
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", otherDomain)).StatusCode);
 
-        // A page of neither named site counts nowhere; nor does a URL that is not one.
-        await Http.AssertProblemAsync(await SendAsync($"{domain},{rollupDomain}", otherDomain), HttpStatusCode.BadRequest, "u");
+        // No named site takes the page, or the URL is none: refused, counted nowhere.
+        await Http.AssertProblemAsync(await SendAsync($"{domain},{otherDomain}", "elsewhere.example"), HttpStatusCode.BadRequest, "u");
         using var notAUrl = await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"pageview","u":"ftp://{{domain}}/x","d":"{{domain}},{{rollupDomain}}"}""", "text/plain"));
         await Http.AssertProblemAsync(notAUrl, HttpStatusCode.BadRequest, "u");
         await Http.AssertProblemAsync(await SendAsync("nobody-tracks-this.example,nor-this.example", domain), HttpStatusCode.NotFound);
 
         Assert.Equal(2, (await app.CountsAsync(site)).Total);
-        var rolledUp = await app.CountsAsync(rollup);
-        Assert.Equal(2, rolledUp.Total);
         Assert.Equal(0, (await app.CountsAsync(other)).Total);
+        var rolledUp = await app.CountsAsync(rollup);
+        Assert.Equal(3, rolledUp.Total);
         var today = DateOnly.Parse(rolledUp.Today, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal(2, (long)await servers.Redis.GetDatabase().HashGetAsync(RedisKeys.Pages(rollup, today), "/story"));
+        Assert.Equal(3, (long)await servers.Redis.GetDatabase().HashGetAsync(RedisKeys.Pages(rollup, today), "/story"));
     }
 
     [Fact]
