@@ -36,7 +36,7 @@ internal sealed class SiteStore : IDisposable
         private static Dictionary<string, SiteEntry> IndexDomains(IEnumerable<SiteEntry> sites)
         {
             var index = new Dictionary<string, SiteEntry>(StringComparer.OrdinalIgnoreCase);
-            foreach (var site in sites.OrderBy(s => s.Site.CreatedAt))
+            foreach (var site in sites.OrderBy(s => s.Site.CreatedAt).ThenBy(s => s.Id, StringComparer.Ordinal))
             {
                 foreach (var domain in site.Domains)
                 {

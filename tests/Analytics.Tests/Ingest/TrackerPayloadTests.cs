@@ -85,13 +85,17 @@ public sealed class TrackerPayloadTests(Servers servers)
         await using var app = new TestApp(servers);
         var (site, rollup, other) = (Servers.NewSiteId("pl"), Servers.NewSiteId("roll"), Servers.NewSiteId("other"));
         var (domain, rollupDomain, otherDomain) = (site + ".example.org", rollup + ".example.org", other + ".example.org");
-        await app.CreateSiteAsync(site, domain: domain);
+        // The site also answers to a domain only it has, by which the tracker names it: the page's
+        // own domain is listed by the roll-up too (and a shared domain names the older site).
+        var alias = site + ".example.net";
         await app.CreateSiteAsync(other, domain: otherDomain);
         using (var admin = app.Admin())
         {
+            using var madeSite = await admin.PostAsJsonAsync("/api/sites", new { id = site, domains = new[] { domain, alias } });
+            Assert.Equal(HttpStatusCode.Created, madeSite.StatusCode);
             // A roll-up site lists the domains of the sites it sums.
-            using var made = await admin.PostAsJsonAsync("/api/sites", new { id = rollup, domains = new[] { rollupDomain, domain, otherDomain } });
-            Assert.Equal(HttpStatusCode.Created, made.StatusCode);
+            using var madeRollup = await admin.PostAsJsonAsync("/api/sites", new { id = rollup, domains = new[] { rollupDomain, domain, otherDomain } });
+            Assert.Equal(HttpStatusCode.Created, madeRollup.StatusCode);
         }
 
         using var client = app.CreateClient();
@@ -101,15 +105,15 @@ public sealed class TrackerPayloadTests(Servers servers)
             await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"{{name}}","u":"https://{{host}}/story","d":"{{d}}","r":null}""", "text/plain"));
 
         // As Plausible's roll-ups send them; a domain no site tracks is passed over.
-        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", domain)).StatusCode);
-        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},nobody-tracks-this.example,{rollupDomain}", domain)).StatusCode);
-        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", domain, name: "engagement")).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{alias},{rollupDomain}", domain)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{alias},nobody-tracks-this.example,{rollupDomain}", domain)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{alias},{rollupDomain}", domain, name: "engagement")).StatusCode);
         // A named site the page is not of does not count it (the SPEC's host rule), the others do.
-        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{domain},{rollupDomain}", otherDomain)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await SendAsync($"{alias},{rollupDomain}", otherDomain)).StatusCode);
 
         // No named site takes the page, or the URL is none: refused, counted nowhere.
-        await Http.AssertProblemAsync(await SendAsync($"{domain},{otherDomain}", "elsewhere.example"), HttpStatusCode.BadRequest, "u");
-        using var notAUrl = await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"pageview","u":"ftp://{{domain}}/x","d":"{{domain}},{{rollupDomain}}"}""", "text/plain"));
+        await Http.AssertProblemAsync(await SendAsync($"{alias},{otherDomain}", "elsewhere.example"), HttpStatusCode.BadRequest, "u");
+        using var notAUrl = await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"pageview","u":"ftp://{{domain}}/x","d":"{{alias}},{{rollupDomain}}"}""", "text/plain"));
         await Http.AssertProblemAsync(notAUrl, HttpStatusCode.BadRequest, "u");
         await Http.AssertProblemAsync(await SendAsync("nobody-tracks-this.example,nor-this.example", domain), HttpStatusCode.NotFound);
 
