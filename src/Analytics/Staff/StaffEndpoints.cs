@@ -9,6 +9,8 @@ internal static class StaffEndpoints
 {
     internal sealed record LoginRequest(string? Name, string? Password);
 
+    internal sealed record PasswordChange(string? CurrentPassword, string? NewPassword);
+
     internal sealed record NewUser(string? Name, string? Password, string? Role, string[]? Sites);
 
     /// <summary>A change of a user: what is given changes, what is left out (or null) stays.</summary>
@@ -36,6 +38,7 @@ internal static class StaffEndpoints
         app.MapPost("/api/logout", LogoutAsync);
         app.MapGet("/api/me", (ClaimsPrincipal user) => TypedResults.Ok(new Me(user.Identity!.Name!, user.FindFirstValue(ClaimTypes.Role)!, user.Sites())))
             .RequireAuthorization(StaffAccess.StaffPolicy);
+        app.MapPost("/api/me/password", ChangeOwnPasswordAsync).RequireAuthorization(StaffAccess.StaffPolicy);
 
         var users = app.MapGroup("/api/users").RequireAuthorization(StaffAccess.AdminPolicy);
         users.MapPost("", CreateUserAsync);
@@ -112,7 +115,65 @@ internal static class StaffEndpoints
             return Problems.Unauthorized("The name or password is wrong.");
         }
 
-        var session = await staff.CreateSessionAsync(user);
+        AppendSessionCookie(context, await staff.CreateSessionAsync(user));
+        return TypedResults.Ok(new Me(user.Name, user.Role, user.Sites));
+    }
+
+    /// <summary>
+    /// A signed-in user changes their own password, giving the current one (checked like a sign-in,
+    /// and counted against the same limit). Their other sessions end; this one goes on under a new
+    /// cookie. Their tokens stay.
+    /// </summary>
+    private static async Task<IResult> ChangeOwnPasswordAsync(PasswordChange? request, ClaimsPrincipal caller, StaffStore staff, LoginThrottle throttle, HttpContext context)
+    {
+        // A session's user, not an API token or the configured admin token, which have no password.
+        if (caller.FindFirstValue(StaffCredentials.StampClaim) is not { } stamp)
+        {
+            return Problems.Forbidden("Only a signed-in user changes their own password; admins change others' with PATCH /api/users/{name}.");
+        }
+
+        if (string.IsNullOrEmpty(request?.CurrentPassword))
+        {
+            return Problems.Invalid("currentPassword", "currentPassword is required.");
+        }
+
+        if (request.NewPassword is not { Length: >= UserRules.MinPasswordLength })
+        {
+            return Problems.Invalid("newPassword", $"newPassword is required: at least {UserRules.MinPasswordLength} characters.");
+        }
+
+        using var attempt = await throttle.BeginAsync(context);
+        if (attempt is null)
+        {
+            context.Response.Headers.RetryAfter = "60";
+            return TypedResults.Problem($"{LoginThrottle.FailuresPerMinute} failed password checks a minute from this address (or too many at once); wait a minute.",
+                statusCode: StatusCodes.Status429TooManyRequests, title: "Too many password checks");
+        }
+
+        var user = await staff.GetUserAsync(caller.Identity!.Name!);
+        if (user is null || user.Stamp != stamp)
+        {
+            return Problems.Unauthorized("Sign in again.");
+        }
+
+        if (!await throttle.CheckAsync(() => Passwords.Verify(request.CurrentPassword, user.PasswordHash), context.RequestAborted))
+        {
+            attempt.Failed();
+            return Problems.Invalid("currentPassword", "currentPassword is not your password.");
+        }
+
+        var newHash = Passwords.Hash(request.NewPassword);
+        var changed = await staff.UpdateUserAsync(user.Name, current => current.Stamp == stamp ? current.Changed(newHash, null, null) : current);
+        if (changed is null || changed.Stamp != stamp)
+        {
+            return Problems.Unauthorized("Sign in again.");
+        }
+
+        AppendSessionCookie(context, await staff.CreateSessionAsync(changed));
+        return TypedResults.NoContent();
+    }
+
+    private static void AppendSessionCookie(HttpContext context, string session) =>
         context.Response.Cookies.Append(StaffAuthentication.Cookie, session, new CookieOptions
         {
             HttpOnly = true,
@@ -121,8 +182,6 @@ internal static class StaffEndpoints
             Path = "/",
             MaxAge = StaffStore.SessionLifetime,
         });
-        return TypedResults.Ok(new Me(user.Name, user.Role, user.Sites));
-    }
 
     private static async Task<IResult> LogoutAsync(StaffStore staff, HttpContext context)
     {

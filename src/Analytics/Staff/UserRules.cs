@@ -7,6 +7,8 @@ internal static partial class UserRules
     [GeneratedRegex(@"\A[A-Za-z0-9._@-]{1,64}\z")]
     private static partial Regex Name();
 
+    public const int MinPasswordLength = 8;
+
     public const string TokenNameRule = "name is required: at most 100 characters, no control characters.";
 
     /// <summary>An API token's name: 1–100 characters, no control characters (<see cref="TokenNameRule"/>).</summary>
@@ -30,7 +32,7 @@ internal static partial class UserRules
     /// </summary>
     public static (string? Field, string? Error) CheckChange(string? password, string? role)
     {
-        if (password is not null && password.Length < 8)
+        if (password is not null && password.Length < MinPasswordLength)
         {
             return ("password", "password must have at least 8 characters.");
         }

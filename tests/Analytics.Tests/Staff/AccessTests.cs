@@ -329,6 +329,61 @@ public sealed class AccessTests(Servers servers)
     }
 
     [Fact]
+    public async Task StaffChangeTheirOwnPasswordGivingTheCurrentOne()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var here = await LoginAsync(app, s.ViewerA);
+        using var elsewhere = await LoginAsync(app, s.ViewerA);
+        var change = new Uri("/api/me/password", UriKind.Relative);
+        var me = new Uri("/api/me", UriKind.Relative);
+
+        // Wrong or missing parts change nothing.
+        await Http.AssertProblemAsync(await here.PostAsJsonAsync(change, new { currentPassword = "not it at all", newPassword = "a brand new passphrase" }), HttpStatusCode.BadRequest, "currentPassword");
+        await Http.AssertProblemAsync(await here.PostAsJsonAsync(change, new { newPassword = "a brand new passphrase" }), HttpStatusCode.BadRequest, "currentPassword");
+        await Http.AssertProblemAsync(await here.PostAsJsonAsync(change, new { currentPassword = "correct horse battery", newPassword = "short" }), HttpStatusCode.BadRequest, "newPassword");
+        Assert.Equal(HttpStatusCode.OK, (await elsewhere.GetAsync(me)).StatusCode);
+
+        // Credentials without a password of their own, and none at all, may not.
+        using var token = app.WithBearer(s.TokenA);
+        using var admin = app.Admin();
+        using var anon = app.CreateClient();
+        var body = new { currentPassword = "correct horse battery", newPassword = "a brand new passphrase" };
+        await Http.AssertProblemAsync(await token.PostAsJsonAsync(change, body), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await admin.PostAsJsonAsync(change, body), HttpStatusCode.Forbidden);
+        await Http.AssertProblemAsync(await anon.PostAsJsonAsync(change, body), HttpStatusCode.Unauthorized);
+
+        // Done: this session goes on, the others end, the new password signs in and the old one not.
+        Assert.Equal(HttpStatusCode.NoContent, (await here.PostAsJsonAsync(change, body)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await here.GetAsync(me)).StatusCode);
+        await Http.AssertProblemAsync(await elsewhere.GetAsync(me), HttpStatusCode.Unauthorized);
+        await Http.AssertProblemAsync(await anon.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" }), HttpStatusCode.Unauthorized);
+        using var again = await LoginAsync(app, s.ViewerA, "a brand new passphrase");
+        Assert.Equal(HttpStatusCode.OK, (await again.GetAsync(new Uri($"/api/sites/{s.SiteA}/counts", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task GuessingTheCurrentPasswordIsLimitedLikeSigningIn()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var stolen = await LoginAsync(app, s.ViewerA);
+        stolen.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.80");
+        var change = new Uri("/api/me/password", UriKind.Relative);
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < LoginThrottleLimit + 2; i++)
+        {
+            statuses.Add((await stolen.PostAsJsonAsync(change, new { currentPassword = $"guess {i}", newPassword = "taken over now" })).StatusCode);
+        }
+
+        Assert.Equal(Enumerable.Repeat(HttpStatusCode.BadRequest, LoginThrottleLimit), statuses.Take(LoginThrottleLimit));
+        Assert.Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses.Skip(LoginThrottleLimit));
+        using var owner = ClientFrom(app, "198.51.100.81");
+        Assert.Equal(HttpStatusCode.OK, (await owner.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password = "correct horse battery" })).StatusCode);
+    }
+
+    [Fact]
     public async Task ChangingAUserIsForAdminsAndBadChangesChangeNothing()
     {
         var s = await SetUpAsync(servers);
