@@ -83,6 +83,9 @@
   async function boot() {
     $('login-form').addEventListener('submit', login);
     $('logout').addEventListener('click', logout);
+    $('password-open').addEventListener('click', openPasswordDialog);
+    $('password-cancel').addEventListener('click', () => $('password-dialog').close());
+    $('password-form').addEventListener('submit', changePassword);
     $('site-picker').addEventListener('change', (e) => { location.hash = 'site=' + encodeURIComponent(e.target.value); });
     window.addEventListener('hashchange', () => {
       const site = siteFromHash();
@@ -130,6 +133,46 @@
     // The next to sign in here starts at their own first site, not at the one left in the address.
     history.replaceState(null, '', location.pathname);
     showLogin();
+  }
+
+  function openPasswordDialog() {
+    $('password-form').reset();
+    $('password-error').hidden = true;
+    $('notice').hidden = true;
+    $('password-dialog').showModal();
+  }
+
+  async function changePassword(event) {
+    event.preventDefault();
+    const button = $('password-submit');
+    button.disabled = true;
+    try {
+      const response = await fetch('/api/me/password', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ currentPassword: $('password-current').value, newPassword: $('password-new').value }),
+      });
+      if (response.status === 401) {
+        $('password-dialog').close();
+        showLogin('Your session has ended; sign in again.');
+        return;
+      }
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        $('password-error').textContent = problem.detail || `The password could not be changed (${response.status}).`;
+        $('password-error').hidden = false;
+        return;
+      }
+      $('password-dialog').close();
+      $('notice').textContent = 'Your password is changed; your other sessions have ended.';
+      $('notice').hidden = false;
+    } catch {
+      $('password-error').textContent = 'The server cannot be reached; try again.';
+      $('password-error').hidden = false;
+    } finally {
+      $('password-form').reset();
+      button.disabled = false;
+    }
   }
 
   async function startSession(me) {

@@ -262,6 +262,40 @@ public sealed partial class DashboardTests(Servers servers, Chromium chromium)
         await Expect(tab.Locator("#view")).ToBeHiddenAsync();
     }
 
+    [Fact]
+    public async Task StaffChangeTheirPasswordFromTheDashboardAndStaySignedIn()
+    {
+        await using var app = new TestApp(servers);
+        var analytics = app.StartOnLoopback();
+        var site = Servers.NewSiteId("pwdash");
+        var (context, tab, viewer) = await WatchAsViewerAsync(app, analytics, site, "pw.example", publicCounter: false, hits: 3);
+        await using var owned = context;
+
+        // A wrong current password is said in the dialog and changes nothing.
+        await tab.Locator("#password-open").ClickAsync();
+        await tab.Locator("#password-current").FillAsync("not the password");
+        await tab.Locator("#password-new").FillAsync("a brand new passphrase");
+        await tab.Locator("#password-submit").ClickAsync();
+        await Expect(tab.Locator("#password-error")).ToHaveTextAsync("currentPassword is not your password.", Soon);
+        await Expect(tab.Locator("#password-dialog")).ToBeVisibleAsync();
+
+        await tab.Locator("#password-current").FillAsync(Traffic.Password);
+        await tab.Locator("#password-new").FillAsync("a brand new passphrase");
+        await tab.Locator("#password-submit").ClickAsync();
+        await Expect(tab.Locator("#notice")).ToHaveTextAsync("Your password is changed; your other sessions have ended.", Soon);
+        await Expect(tab.Locator("#password-dialog")).ToBeHiddenAsync();
+
+        // Still signed in here (a reload keeps the session), and the new password is the one that works.
+        await tab.ReloadAsync();
+        await Expect(tab.Locator("#connection-state")).ToHaveTextAsync("live", Soon);
+        await Expect(tab.Locator("#total")).ToHaveTextAsync("3", Soon);
+        using var client = app.CreateClient();
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await client.PostAsync(new Uri("/api/login", UriKind.Relative),
+            Http.Json(new { name = viewer, password = Traffic.Password }))).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.PostAsync(new Uri("/api/login", UriKind.Relative),
+            Http.Json(new { name = viewer, password = "a brand new passphrase" }))).StatusCode);
+    }
+
     /// <summary>
     /// A site with <paramref name="hits"/> views and a viewer of it, signed in on the dashboard in a
     /// browser context of its own (the caller disposes it), once the page is live.
