@@ -10,6 +10,22 @@ public sealed class TrackerPayloadTests(Servers servers)
 {
     private const string Browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36";
 
+    /// <summary>A new site with a domain of its own.</summary>
+    private static async Task<(string Site, string Domain)> NewSiteAsync(TestApp app)
+    {
+        var site = Servers.NewSiteId();
+        await app.CreateSiteAsync(site, domain: site + ".example.org");
+        return (site, site + ".example.org");
+    }
+
+    /// <summary>A client that says it is a browser, as trackers run in one.</summary>
+    private static HttpClient BrowserClient(TestApp app)
+    {
+        var client = app.CreateClient();
+        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+        return client;
+    }
+
     [Fact]
     public async Task BeaconIsAcceptedAndCounted()
     {
@@ -28,11 +44,8 @@ public sealed class TrackerPayloadTests(Servers servers)
     public async Task PlausiblePageviewsCountAndOtherEventsDoNot()
     {
         await using var app = new TestApp(servers);
-        var site = Servers.NewSiteId();
-        var domain = site + ".example.org";
-        await app.CreateSiteAsync(site, domain: domain);
-        using var client = app.CreateClient();
-        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+        var (site, domain) = await NewSiteAsync(app);
+        using var client = BrowserClient(app);
 
         // As the tracker sends them: text/plain bodies, short field names.
         string[] counted =
@@ -60,11 +73,8 @@ public sealed class TrackerPayloadTests(Servers servers)
     public async Task PlausibleViewNamingASiteTwiceCountsOnce()
     {
         await using var app = new TestApp(servers);
-        var site = Servers.NewSiteId();
-        var domain = site + ".example.org";
-        await app.CreateSiteAsync(site, domain: domain);
-        using var client = app.CreateClient();
-        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+        var (site, domain) = await NewSiteAsync(app);
+        using var client = BrowserClient(app);
 
         foreach (var d in new[] { $"{domain},{domain}", $"{domain}, www.{domain},{domain.ToUpperInvariant()}" })
         {
@@ -98,8 +108,7 @@ public sealed class TrackerPayloadTests(Servers servers)
             Assert.Equal(HttpStatusCode.Created, madeRollup.StatusCode);
         }
 
-        using var client = app.CreateClient();
-        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+        using var client = BrowserClient(app);
 
         async Task<HttpResponseMessage> SendAsync(string d, string host, string name = "pageview") =>
             await client.PostAsync(new Uri("/api/event", UriKind.Relative), Http.Json($$"""{"n":"{{name}}","u":"https://{{host}}/story","d":"{{d}}","r":null}""", "text/plain"));
@@ -129,11 +138,8 @@ public sealed class TrackerPayloadTests(Servers servers)
     public async Task OnlyAViewNamedPageviewCountsInEitherFormat()
     {
         await using var app = new TestApp(servers);
-        var site = Servers.NewSiteId();
-        var domain = site + ".example.org";
-        await app.CreateSiteAsync(site, domain: domain);
-        using var client = app.CreateClient();
-        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+        var (site, domain) = await NewSiteAsync(app);
+        using var client = BrowserClient(app);
 
         // Our beacon carrying an event name, and Plausible's names as its server reads them (exactly).
         (object Body, bool Counted)[] sent =
@@ -177,8 +183,7 @@ public sealed class TrackerPayloadTests(Servers servers)
         await using var app = new TestApp(servers);
         var site = Servers.NewSiteId();
         await app.CreateSiteAsync(site, domain: "shop.example.com");
-        using var client = app.CreateClient();
-        client.DefaultRequestHeaders.UserAgent.ParseAdd(Browser);
+        using var client = BrowserClient(app);
 
         string[] counted =
         [
