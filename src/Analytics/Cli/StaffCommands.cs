@@ -75,7 +75,17 @@ internal static class StaffCommands
         {
             // --password alone: from the environment or the terminal, never the command line.
             var password = parse.GetResult(newPassword) is null ? null
-                : parse.GetValue(newPassword) ?? Environment.GetEnvironmentVariable("ANALYTICS_PASSWORD") ?? ReadPassword() ?? "";
+                : parse.GetValue(newPassword) ?? Environment.GetEnvironmentVariable("ANALYTICS_PASSWORD") ?? ReadPassword();
+            if (parse.GetResult(newPassword) is not null && password is null)
+            {
+                return SiteCommands.Fail("No password given: pass it after --password, in ANALYTICS_PASSWORD, or type it when asked.");
+            }
+
+            if (parse.GetValue(noSites) && parse.GetValue(newSites) is { Length: > 0 })
+            {
+                return SiteCommands.Fail("--site and --no-sites contradict each other: give one of them.");
+            }
+
             var (role, siteIds) = (parse.GetValue(newRole), parse.GetValue(noSites) ? [] : parse.GetValue(newSites) is { Length: > 0 } given ? given : null);
             if ((password, role, siteIds) is (null, null, null))
             {

@@ -91,12 +91,14 @@ internal sealed class PixelMiddleware(RequestDelegate next, PageViews views, Cli
         }
 
         var (site, url, referrer) = ReadQuery(request.QueryString.Value);
-        if (url.Length == 0)
+        var urlField = "u";
+        if (url.Length == 0 && request.Headers.Referer.Count > 0)
         {
-            url = request.Headers.Referer.ToString();
+            // No u: the page is the one the browser names; a problem with it names that header.
+            (url, urlField) = (request.Headers.Referer.ToString(), "Referer");
         }
 
-        var (error, outcome) = await IngestEndpoints.CountAsync(context, views, site, "s", url, "u", referrer);
+        var (error, outcome) = await IngestEndpoints.CountAsync(context, views, site, "s", url, urlField, referrer);
         metrics.Hit(outcome, "pixel");
         if (error is not null)
         {

@@ -18,12 +18,15 @@ internal sealed class StaffCredentials(StaffStore staff, IOptions<AnalyticsOptio
     /// <summary>The <see cref="StaffUser.Stamp"/> of a signed-in user (tokens they make carry it).</summary>
     public const string StampClaim = "stamp";
 
+    /// <summary>The <see cref="StaffUser.SessionStamp"/> the session was made under ("" before any password change).</summary>
+    public const string SessionStampClaim = "session-stamp";
+
     public async Task<ClaimsPrincipal?> FromBearerAsync(string secret)
     {
         var adminToken = analytics.Value.AdminToken;
         if (!string.IsNullOrEmpty(adminToken) && Secrets.FixedTimeEquals(secret, adminToken))
         {
-            return Principal("admin", Roles.Admin, [], stamp: null);
+            return Principal("admin", Roles.Admin, [], stamp: null, sessionStamp: null);
         }
 
         var token = secret.Length > 0 ? await staff.FindTokenAsync(secret) : null;
@@ -47,19 +50,24 @@ internal sealed class StaffCredentials(StaffStore staff, IOptions<AnalyticsOptio
             }
         }
 
-        return Principal(token.Name, Roles.ApiToken, sites, stamp: null);
+        return Principal(token.Name, Roles.ApiToken, sites, stamp: null, sessionStamp: null);
     }
 
     public async Task<ClaimsPrincipal?> FromSessionAsync(string session) =>
-        await staff.FindSessionUserAsync(session) is { } user ? Principal(user.Name, user.Role, user.Sites, user.Stamp) : null;
+        await staff.FindSessionUserAsync(session) is { } user ? Principal(user.Name, user.Role, user.Sites, user.Stamp, user.SessionStamp ?? "") : null;
 
-    private static ClaimsPrincipal Principal(string name, string role, string[] sites, string? stamp)
+    private static ClaimsPrincipal Principal(string name, string role, string[] sites, string? stamp, string? sessionStamp)
     {
         var claims = new List<Claim> { new(ClaimTypes.Name, name), new(ClaimTypes.Role, role) };
         claims.AddRange(sites.Select(s => new Claim(SiteClaim, s)));
         if (stamp is not null)
         {
             claims.Add(new Claim(StampClaim, stamp));
+        }
+
+        if (sessionStamp is not null)
+        {
+            claims.Add(new Claim(SessionStampClaim, sessionStamp));
         }
 
         return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));

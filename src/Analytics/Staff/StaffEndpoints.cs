@@ -137,7 +137,7 @@ internal static class StaffEndpoints
             return Problems.Invalid("currentPassword", "currentPassword is required.");
         }
 
-        if (request.NewPassword is not { Length: >= UserRules.MinPasswordLength })
+        if (!UserRules.IsLongEnough(request.NewPassword))
         {
             return Problems.Invalid("newPassword", $"newPassword is required: at least {UserRules.MinPasswordLength} characters.");
         }
@@ -153,7 +153,7 @@ internal static class StaffEndpoints
         var user = await staff.GetUserAsync(caller.Identity!.Name!);
         if (user is null || user.Stamp != stamp)
         {
-            return Problems.Unauthorized("Sign in again.");
+            return Problems.Unauthorized("Your session has ended; sign in again.");
         }
 
         if (!await throttle.CheckAsync(() => Passwords.Verify(request.CurrentPassword, user.PasswordHash), context.RequestAborted))
@@ -162,11 +162,15 @@ internal static class StaffEndpoints
             return Problems.Invalid("currentPassword", "currentPassword is not your password.");
         }
 
+        // Only while this session is still good: a password changed meanwhile (by an admin, or by
+        // another request of this session) has ended it, and this change must not undo that one.
+        var sessionStamp = caller.FindFirstValue(StaffCredentials.SessionStampClaim) ?? "";
         var newHash = Passwords.Hash(request.NewPassword);
-        var changed = await staff.UpdateUserAsync(user.Name, current => current.Stamp == stamp ? current.Changed(newHash, null, null) : current);
-        if (changed is null || changed.Stamp != stamp)
+        var changed = await staff.UpdateUserAsync(user.Name, current =>
+            current.Stamp == stamp && (current.SessionStamp ?? "") == sessionStamp ? current.Changed(newHash, null, null) : null);
+        if (changed is null)
         {
-            return Problems.Unauthorized("Sign in again.");
+            return Problems.Unauthorized("Your session ended while the password was being changed (it was changed meanwhile); sign in again.");
         }
 
         AppendSessionCookie(context, await staff.CreateSessionAsync(changed));

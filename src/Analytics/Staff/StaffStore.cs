@@ -73,9 +73,10 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
     /// Changes a user with <paramref name="change"/>, unless it was changed by someone else meanwhile
     /// (then it is read again and the change applied to that). Null when there is no such user — also
     /// when it was deleted meanwhile, or deleted and made again (a change meant for one person is
-    /// never applied to another of the same name).
+    /// never applied to another of the same name) — or when <paramref name="change"/> declines (null)
+    /// the user as it finds it.
     /// </summary>
-    public async Task<StaffUser?> UpdateUserAsync(string name, Func<StaffUser, StaffUser> change)
+    public async Task<StaffUser?> UpdateUserAsync(string name, Func<StaffUser, StaffUser?> change)
     {
         string? stamp = null;
         for (var attempt = 0; ; attempt++)
@@ -93,7 +94,11 @@ internal sealed class StaffStore(IConnectionMultiplexer redis, TimeProvider time
             }
 
             stamp = user.Stamp;
-            var changed = change(user);
+            if (change(user) is not { } changed)
+            {
+                return null;
+            }
+
             var transaction = Db.CreateTransaction();
             transaction.AddCondition(Condition.HashEqual(RedisKeys.Users, name, json));
             _ = transaction.HashSetAsync(RedisKeys.Users, name, JsonSerializer.Serialize(changed, JsonDefaults.Options));

@@ -9,6 +9,10 @@ internal static partial class UserRules
 
     public const int MinPasswordLength = 8;
 
+    /// <summary>At least <see cref="MinPasswordLength"/> characters, counted as characters (an emoji is one), not UTF-16 units.</summary>
+    public static bool IsLongEnough([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? password) =>
+        password is not null && password.EnumerateRunes().Count() >= MinPasswordLength;
+
     public const string TokenNameRule = "name is required: at most 100 characters, no control characters.";
 
     /// <summary>An API token's name: 1–100 characters, no control characters (<see cref="TokenNameRule"/>).</summary>
@@ -32,7 +36,7 @@ internal static partial class UserRules
     /// </summary>
     public static (string? Field, string? Error) CheckChange(string? password, string? role)
     {
-        if (password is not null && password.Length < MinPasswordLength)
+        if (password is not null && !IsLongEnough(password))
         {
             return ("password", "password must have at least 8 characters.");
         }

@@ -137,6 +137,7 @@ public sealed class CliTests(Servers servers)
             (["users", "update", "nobody-of-that-name", "--no-sites"], "no user"),
             (["users", "update", name, "--site", "no-such-site-here"], "no site"),
             (["users", "update", name, "--password", "short"], "password"),
+            (["users", "update", name, "--site", siteA, "--no-sites"], "contradict"),
         })
         {
             var refused = await Infrastructure.Cli.RunAsync([.. args, "--redis", servers.RedisConnection]);

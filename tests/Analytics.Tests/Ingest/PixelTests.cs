@@ -104,6 +104,16 @@ public sealed class PixelTests(Servers servers)
         Assert.Equal(1, counts.Total);
         var day = DateOnly.Parse(counts.Today, System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(1, (long)await servers.Redis.GetDatabase().HashGetAsync(RedisKeys.Pages(site, day), "/from-referer"));
+
+        // A Referer that cannot be the page is refused naming that header, not the u that was not sent.
+        foreach (var bad in new[] { "https://example.com/" + new string('a', 2100), "https://elsewhere.example/" })
+        {
+            using var refused = new HttpRequestMessage(HttpMethod.Get, $"/p.gif?s={site}");
+            refused.Headers.Referrer = new Uri(bad);
+            await Http.AssertProblemAsync(await client.SendAsync(refused), HttpStatusCode.BadRequest, "Referer");
+        }
+
+        Assert.Equal(1, (await app.CountsAsync(site)).Total);
     }
 
     [Fact]

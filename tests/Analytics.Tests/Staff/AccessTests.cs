@@ -363,6 +363,31 @@ public sealed class AccessTests(Servers servers)
     }
 
     [Fact]
+    public async Task OnlyOneOfRacingPasswordChangesWinsAndNoneUndoesAnother()
+    {
+        var s = await SetUpAsync(servers);
+        await using var app = s.App;
+        using var session = await LoginAsync(app, s.ViewerA);
+
+        // Six changes at once from one session: the first to land ends the session the others came
+        // with, so they must not land after it (each would undo the one before and be told it worked).
+        var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(async i =>
+        {
+            using var response = await session.PostAsJsonAsync("/api/me/password", new { currentPassword = "correct horse battery", newPassword = $"new passphrase {i}" });
+            return (Password: $"new passphrase {i}", response.StatusCode);
+        }));
+
+        var won = Assert.Single(results, r => r.StatusCode == HttpStatusCode.NoContent);
+        Assert.All(results.Where(r => r != won), r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        using var anon = app.CreateClient();
+        foreach (var (password, _) in results)
+        {
+            var status = (await anon.PostAsJsonAsync("/api/login", new { name = s.ViewerA, password })).StatusCode;
+            Assert.Equal(password == won.Password ? HttpStatusCode.OK : HttpStatusCode.Unauthorized, status);
+        }
+    }
+
+    [Fact]
     public async Task GuessingTheCurrentPasswordIsLimitedLikeSigningIn()
     {
         var s = await SetUpAsync(servers);
@@ -401,6 +426,8 @@ public sealed class AccessTests(Servers servers)
         await Http.AssertProblemAsync(await anon.GetAsync(user), HttpStatusCode.Unauthorized);
 
         await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { password = "short" }), HttpStatusCode.BadRequest, "password");
+        // Eight UTF-16 units, four characters.
+        await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { password = "😀😀😀😀" }), HttpStatusCode.BadRequest, "password");
         await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { role = "owner" }), HttpStatusCode.BadRequest, "role");
         await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { sites = new[] { s.SiteB, "no-such-site-here" } }), HttpStatusCode.BadRequest, "sites");
         await Http.AssertProblemAsync(await admin.PatchAsJsonAsync(user, new { }), HttpStatusCode.BadRequest);
