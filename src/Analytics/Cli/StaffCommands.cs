@@ -74,9 +74,9 @@ internal static class StaffCommands
         update.SetAction(async (parse, _) =>
         {
             // --password alone: from the environment or the terminal, never the command line.
-            var password = parse.GetResult(newPassword) is null ? null
-                : parse.GetValue(newPassword) ?? Environment.GetEnvironmentVariable("ANALYTICS_PASSWORD") ?? ReadPassword();
-            if (parse.GetResult(newPassword) is not null && password is null)
+            var passwordAsked = parse.GetResult(newPassword) is not null;
+            var password = passwordAsked ? parse.GetValue(newPassword) ?? Environment.GetEnvironmentVariable("ANALYTICS_PASSWORD") ?? ReadPassword() : null;
+            if (passwordAsked && password is null)
             {
                 return SiteCommands.Fail("No password given: pass it after --password, in ANALYTICS_PASSWORD, or type it when asked.");
             }

@@ -101,9 +101,7 @@ internal static class StaffEndpoints
         using var attempt = await throttle.BeginAsync(context);
         if (attempt is null)
         {
-            context.Response.Headers.RetryAfter = "60";
-            return TypedResults.Problem($"{LoginThrottle.FailuresPerMinute} failed sign-ins a minute from this address (or too many at once); wait a minute.",
-                statusCode: StatusCodes.Status429TooManyRequests, title: "Too many sign-in attempts");
+            return TooManyAttempts(context, "sign-ins", "Too many sign-in attempts");
         }
 
         // An unknown name costs the same password check as a known one: timing tells no names.
@@ -145,9 +143,7 @@ internal static class StaffEndpoints
         using var attempt = await throttle.BeginAsync(context);
         if (attempt is null)
         {
-            context.Response.Headers.RetryAfter = "60";
-            return TypedResults.Problem($"{LoginThrottle.FailuresPerMinute} failed password checks a minute from this address (or too many at once); wait a minute.",
-                statusCode: StatusCodes.Status429TooManyRequests, title: "Too many password checks");
+            return TooManyAttempts(context, "password checks", "Too many password checks");
         }
 
         var user = await staff.GetUserAsync(caller.Identity!.Name!);
@@ -175,6 +171,14 @@ internal static class StaffEndpoints
 
         AppendSessionCookie(context, await staff.CreateSessionAsync(changed));
         return TypedResults.NoContent();
+    }
+
+    /// <summary>The <see cref="LoginThrottle"/>'s refusal: sign-ins and password changes share its allowance.</summary>
+    private static IResult TooManyAttempts(HttpContext context, string what, string title)
+    {
+        context.Response.Headers.RetryAfter = "60";
+        return TypedResults.Problem($"{LoginThrottle.FailuresPerMinute} failed {what} a minute from this address (or too many at once); wait a minute.",
+            statusCode: StatusCodes.Status429TooManyRequests, title: title);
     }
 
     private static void AppendSessionCookie(HttpContext context, string session) =>
